@@ -1,0 +1,43 @@
+// The JS class `NativeBackbone`: one P5 model on one device. Long calls are async and serialised per model.
+#pragma once
+#include <napi.h>
+
+#include <memory>
+#include <mutex>
+
+#include "model/t5.h"
+
+namespace paprec {
+
+struct BackboneState {
+  explicit BackboneState(const P5Config& c) : model(c) {}
+  P5Model model;
+  std::mutex mutex;  // one native call at a time per model
+};
+
+class NativeBackbone : public Napi::ObjectWrap<NativeBackbone> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit NativeBackbone(const Napi::CallbackInfo& info);
+  std::shared_ptr<BackboneState> state() const { return state_; }
+  // The state behind a JS NativeBackbone, or a thrown TypeError.
+  static std::shared_ptr<BackboneState> StateOf(const Napi::Value& value);
+
+ private:
+  Napi::Value Config(const Napi::CallbackInfo& info);
+  Napi::Value Device(const Napi::CallbackInfo& info);
+  Napi::Value Dtype(const Napi::CallbackInfo& info);
+  Napi::Value Names(const Napi::CallbackInfo& info);
+  Napi::Value Shapes(const Napi::CallbackInfo& info);
+  Napi::Value SetParameters(const Napi::CallbackInfo& info);
+  Napi::Value GetParameters(const Napi::CallbackInfo& info);
+  Napi::Value Forward(const Napi::CallbackInfo& info);
+  Napi::Value InputGradients(const Napi::CallbackInfo& info);
+  Napi::Value Dispose(const Napi::CallbackInfo& info);
+
+  std::shared_ptr<BackboneState> live(Napi::Env env) const;
+  std::shared_ptr<BackboneState> state_;
+  static Napi::FunctionReference* constructor_;
+};
+
+}  // namespace paprec

@@ -1,0 +1,140 @@
+/**
+ * Backbone: one P5 model in the engine, on one device. Created from a config (random T5 initialisation) or loaded
+ * from a checkpoint (HF folder, .safetensors, P5 .pth); saved as an HF folder.
+ */
+import { PaprecError } from '../errors.js';
+import { loadCheckpoint, resolveConfig, saveCheckpoint, type ConfigInput, type P5Config, type Tensor } from '../checkpoint/index.js';
+import { native, type NativeBackbone, type NativeConfig } from '../native.js';
+import { toNativeBatch, type TokenBatch } from './batch.js';
+
+export type Device = 'cpu' | 'cuda' | 'auto' | `cuda:${number}`;
+export type Dtype = 'fp32' | 'tf32' | 'bf16';
+
+export interface BackboneOptions {
+  device?: Device | string;
+  dtype?: Dtype;
+}
+
+export interface ForwardResult {
+  /** Batch mean of the per-example P5 loss. */
+  loss: number;
+  /** Per example: summed target-token NLL / number of target tokens. */
+  lossPerExample: Float32Array;
+  /** [batch, targetLength, vocab], when asked for. */
+  logits?: Float32Array;
+  /** [batch, sourceLength, dModel], when asked for. */
+  encoderHidden?: Float32Array;
+}
+
+export interface InputGradientsResult {
+  loss: number;
+  lossPerExample: Float32Array;
+  /** d loss / d token embeddings, [batch, sourceLength, dModel]; 0 at padding. */
+  gradients: Float32Array;
+  shape: [number, number, number];
+}
+
+function nativeConfig(c: P5Config): NativeConfig {
+  return {
+    vocabSize: c.vocabSize,
+    dModel: c.dModel,
+    dKv: c.dKv,
+    dFf: c.dFf,
+    numHeads: c.numHeads,
+    numLayers: c.numLayers,
+    numDecoderLayers: c.numDecoderLayers,
+    relativeAttentionNumBuckets: c.relativeAttentionNumBuckets,
+    relativeAttentionMaxDistance: c.relativeAttentionMaxDistance,
+    layerNormEpsilon: c.layerNormEpsilon,
+    dropoutRate: c.dropoutRate,
+    wholeWordEmbeddings: c.wholeWordEmbeddings,
+    wholeWordSize: c.wholeWordSize,
+  };
+}
+
+/** Creating a native model can throw (bad device): make that a PaprecError. */
+function newNative(config: P5Config, opts: BackboneOptions & { seed?: number }): NativeBackbone {
+  try {
+    return new (native().NativeBackbone)(nativeConfig(config), {
+      device: opts.device ?? 'cpu',
+      dtype: opts.dtype ?? 'fp32',
+      seed: opts.seed ?? 0,
+    });
+  } catch (err) {
+    if (err instanceof PaprecError) throw err;
+    throw new PaprecError(`backbone: ${(err as Error).message}`);
+  }
+}
+
+export class Backbone {
+  private constructor(
+    readonly config: P5Config,
+    private handle: NativeBackbone | undefined,
+  ) {}
+
+  /** A new model with T5's random initialisation, reproducible from `seed`. */
+  static async create(config: ConfigInput, opts: BackboneOptions & { seed?: number } = {}): Promise<Backbone> {
+    const c = resolveConfig(config);
+    return new Backbone(c, newNative(c, opts));
+  }
+
+  /** Load an HF folder, a .safetensors file or a P5 .pth state dict (config from config.json beside it or `config`). */
+  static async load(pathOrDir: string, opts: BackboneOptions & { config?: ConfigInput } = {}): Promise<Backbone> {
+    const ckpt = await loadCheckpoint(pathOrDir, { config: opts.config });
+    const backbone = new Backbone(ckpt.config, newNative(ckpt.config, opts));
+    backbone.setTensors(ckpt.tensors);
+    return backbone;
+  }
+
+  /** The engine's handle (for the engine modules of this package). */
+  get native(): NativeBackbone {
+    if (!this.handle) throw new PaprecError('backbone: used after dispose()');
+    return this.handle;
+  }
+
+  get device(): string {
+    return this.native.device();
+  }
+
+  get dtype(): string {
+    return this.native.dtype();
+  }
+
+  /** Copy weights in, by canonical HF name (shapes already validated by the checkpoint reader). */
+  setTensors(tensors: ReadonlyMap<string, Tensor>): void {
+    const names = [...tensors.keys()];
+    this.native.setParameters(names, names.map((n) => tensors.get(n)!.data));
+  }
+
+  /** All weights, by canonical HF name, as float32 on the host. */
+  async tensors(): Promise<Map<string, Tensor>> {
+    const shapes = this.native.shapes();
+    const { names, data } = await this.native.getParameters();
+    return new Map(names.map((n, i) => [n, { shape: shapes[i]!, data: data[i]! }]));
+  }
+
+  /** Write an HF-style folder: config.json + model.safetensors (+ extra files such as tokenizer.json). */
+  async save(dir: string, opts: { extraFiles?: Record<string, string | Uint8Array> } = {}): Promise<void> {
+    await saveCheckpoint(dir, this.config, await this.tensors(), opts);
+  }
+
+  /** Teacher-forced forward: the P5 loss (and logits / encoder states when asked). */
+  async forward(batch: TokenBatch, opts: { logits?: boolean; encoderHidden?: boolean } = {}): Promise<ForwardResult> {
+    if (!batch.labels) throw new PaprecError('forward: labels are required (teacher forcing)');
+    return this.native.forward(toNativeBatch(batch), { logits: opts.logits ?? true, encoderHidden: opts.encoderHidden });
+  }
+
+  /** The gradient of the P5 loss with respect to the token embeddings (weights frozen). */
+  async inputGradients(batch: TokenBatch): Promise<InputGradientsResult> {
+    if (!batch.labels) throw new PaprecError('inputGradients: labels are required');
+    const nb = toNativeBatch(batch);
+    const r = await this.native.inputGradients(nb);
+    return { ...r, shape: [nb.batchSize, nb.sourceLength, this.config.dModel] };
+  }
+
+  /** Free the native model now (otherwise the garbage collector does it). */
+  dispose(): void {
+    this.handle?.dispose();
+    this.handle = undefined;
+  }
+}

@@ -1,0 +1,38 @@
+// The native P5 model against real Hugging Face T5 (transformers 4.2.1) outputs, from both weight files.
+import { afterAll, describe, expect, it } from 'vitest';
+import * as path from 'node:path';
+import { Backbone } from '../../src/backbone/index.js';
+import { FIXTURES, loadFixture, maxAbs, maxAbsDiff } from '../helpers/golden.js';
+
+describe.each(FIXTURES)('fixture %s', (name) => {
+  const fx = loadFixture(name);
+  const batch = {
+    inputIds: fx.rows('input_ids'),
+    attentionMask: fx.rows('attention_mask'),
+    wholeWordIds: fx.tensors.has('whole_word_ids') ? fx.rows('whole_word_ids') : undefined,
+    labels: fx.rows('labels'),
+  };
+  const weightFiles = [path.join(fx.dir, 'model.safetensors'), fx.pthFile];
+  const loaded: Backbone[] = [];
+  afterAll(() => loaded.forEach((b) => b.dispose()));
+
+  it.each(weightFiles)('logits, encoder states and losses match from %s', async (file) => {
+    const backbone = await Backbone.load(file, { config: path.join(fx.dir, 'config.json') });
+    loaded.push(backbone);
+    const out = await backbone.forward(batch, { logits: true, encoderHidden: true });
+    expect(maxAbsDiff(out.logits!, fx.f('logits').data)).toBeLessThanOrEqual(1e-4);
+    expect(maxAbsDiff(out.encoderHidden!, fx.f('encoder_last_hidden_state').data)).toBeLessThanOrEqual(1e-4);
+    const p5 = fx.f('p5_loss').data[0]!;
+    expect(Math.abs(out.loss - p5) / Math.abs(p5)).toBeLessThanOrEqual(1e-5);
+    const perExample = fx.f('p5_loss_per_example').data;
+    perExample.forEach((v, i) => expect(Math.abs(out.lossPerExample[i]! - v) / Math.abs(v)).toBeLessThanOrEqual(1e-5));
+  });
+
+  it('input-embedding gradients match to 1e-4 relative', async () => {
+    const backbone = await Backbone.load(path.join(fx.dir, 'model.safetensors'));
+    loaded.push(backbone);
+    const out = await backbone.inputGradients(batch);
+    const golden = fx.f('grad_token_embeds_of_p5_loss').data;
+    expect(maxAbsDiff(out.gradients, golden)).toBeLessThanOrEqual(1e-6 + 1e-4 * maxAbs(golden));
+  });
+});
