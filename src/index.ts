@@ -1,1 +1,20 @@
-export {};
+/**
+ * paprec: PAP-REC prompt search for P5 recommendation models.
+ * The public API: backbone (the native P5 model), tokenizer, data, prompts, metrics, checkpoints.
+ */
+export * from './types.js';
+export { PaprecError } from './errors.js';
+export { Backbone, type BackboneOptions, type Device, type Dtype, type ForwardResult, type InputGradientsResult, type TokenBatch } from './backbone/index.js';
+export { native, type NativeInfo } from './native.js';
+export {
+  loadCheckpoint, saveCheckpoint, resolveConfig, parseHfConfig, toHfConfig, parameterCount, PRESETS,
+  type P5Config, type ConfigInput, type LoadedCheckpoint,
+} from './checkpoint/index.js';
+export { loadTokenizer, convertSentencePiece, SentencePieceTokenizer, HfTokenizer } from './tokenizer/index.js';
+export { loadDataset, computeStats, prepareDataset, rngFor, type P5Dataset, type LoadDatasetOptions } from './data/index.js';
+export * from './data/splits.js';
+export {
+  MANUAL_PROMPTS, baselinePrompt, manualPrompt, trainingTemplates, automatedPrompt, buildExampleSet, exampleTexts,
+  renderedText, type Prompt, type ManualPrompt, type AutomatedPrompt,
+} from './prompts/index.js';
+export * from './metrics/index.js';

@@ -1,0 +1,13 @@
+import type { CommandModule } from 'yargs';
+import { native } from '../native.js';
+
+/** `paprec info`: the LibTorch the engine links, its devices and threads. */
+export const infoCommand: CommandModule = {
+  command: 'info',
+  describe: 'print the LibTorch version, CUDA devices and threads the engine uses',
+  handler: () => {
+    const i = native().info();
+    console.log(`LibTorch ${i.torchVersion}; CUDA ${i.cudaCompiled ? 'compiled' : 'not compiled'}` +
+      `${i.cudaAvailable ? `, ${i.cudaDevices} device(s)` : ', no GPU'}; ${i.threads} CPU threads`);
+  },
+};

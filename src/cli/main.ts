@@ -1,0 +1,50 @@
+/**
+ * The `paprec` command line: one yargs command module per file in this folder.
+ * Bad input ends with the error's message (no stack) and exit code 1; a wrong flag with yargs' usage and code 1.
+ */
+import yargs, { type CommandModule } from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { PaprecError } from '../errors.js';
+import { infoCommand } from './info.js';
+import { tokenizerCommand } from './tokenizer.js';
+import { dataCommand } from './data.js';
+import { prepareCommand } from './prepare.js';
+
+const COMMANDS: CommandModule<any, any>[] = [infoCommand, tokenizerCommand, dataCommand, prepareCommand];
+
+function report(err: unknown): never {
+  if (err instanceof PaprecError) {
+    process.stderr.write(`paprec: ${err.message}\n`);
+  } else if (err instanceof Error) {
+    // Native errors carry a message a user can act on; anything else is a bug: show where.
+    process.stderr.write(`paprec: ${err.message}\n`);
+    if (process.env.PAPREC_DEBUG) process.stderr.write(`${err.stack}\n`);
+  } else {
+    process.stderr.write(`paprec: ${String(err)}\n`);
+  }
+  process.exit(1);
+}
+
+export async function main(argv = hideBin(process.argv)): Promise<void> {
+  let cli = yargs(argv)
+    .scriptName('paprec')
+    .usage('$0 <command> [options]\n\nPAP-REC prompt search for P5 recommendation models.')
+    .strict()
+    .demandCommand(1, 'name a command (see --help)')
+    .recommendCommands()
+    .help()
+    .alias('h', 'help')
+    .version()
+    .wrap(Math.min(110, process.stdout.columns ?? 110))
+    .fail((msg, err) => {
+      if (err) report(err);
+      process.stderr.write(`paprec: ${msg}\nRun \`paprec --help\` for usage.\n`);
+      process.exit(1);
+    });
+  for (const command of COMMANDS) cli = cli.command(command);
+  try {
+    await cli.parseAsync();
+  } catch (err) {
+    report(err);
+  }
+}
