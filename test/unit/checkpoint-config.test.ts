@@ -1,0 +1,131 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import {
+  PRESETS, type P5Config, parameterCount, parseHfConfig, resolveConfig, toHfConfig,
+} from '../../src/checkpoint/config.js';
+import { readSafetensorsHeader } from '../../src/checkpoint/safetensors.js';
+import { TIED_NAMES } from '../../src/checkpoint/names.js';
+
+const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url));
+const FIXTURE_NAMES = ['t5-tiny', 'p5-tiny', 'p5-eos'] as const;
+const fixtureJson = (name: string) => JSON.parse(readFileSync(`${FIXTURES}${name}/config.json`, 'utf8')) as Record<string, unknown>;
+
+describe('presets', () => {
+  it('P5-small has 60,754,432 parameters (REFERENCE.md §1)', () => {
+    expect(parameterCount(PRESETS['p5-small']!)).toBe(60_754_432);
+  });
+
+  it('without whole-word embeddings and with T5 vocab 32,128 the counts are those of t5-small / t5-base', () => {
+    // t5-small: 60,506,624 and t5-base: 222,903,552 parameters (tied embeddings counted once).
+    const t5 = (name: string) => resolveConfig(name, { vocabSize: 32128, wholeWordEmbeddings: false });
+    expect(parameterCount(t5('p5-small'))).toBe(60_506_624);
+    expect(parameterCount(t5('p5-base'))).toBe(222_903_552);
+  });
+
+  it('preset dimensions', () => {
+    const dims = (c: P5Config) => [c.vocabSize, c.dModel, c.dKv, c.dFf, c.numHeads, c.numLayers, c.numDecoderLayers, c.wholeWordEmbeddings];
+    expect(dims(PRESETS['p5-small']!)).toEqual([32100, 512, 64, 2048, 8, 6, 6, true]);
+    expect(dims(PRESETS['p5-base']!)).toEqual([32100, 768, 64, 3072, 12, 12, 12, true]);
+    expect(dims(PRESETS['p5-mini']!)).toEqual([32100, 256, 32, 1024, 8, 4, 4, true]);
+    expect(dims(PRESETS['p5-tiny']!)).toEqual([32100, 128, 32, 512, 4, 2, 2, true]);
+    const s = PRESETS['p5-small']!;
+    expect([s.relativeAttentionNumBuckets, s.relativeAttentionMaxDistance, s.layerNormEpsilon, s.dropoutRate]).toEqual([32, 128, 1e-6, 0.1]);
+    expect([s.padTokenId, s.eosTokenId, s.decoderStartTokenId, s.wholeWordSize, s.feedForwardProj]).toEqual([0, 1, 0, 512, 'relu']);
+  });
+
+  it('parameterCount equals the elements stored in each fixture, tied copies counted once', async () => {
+    for (const name of FIXTURE_NAMES) {
+      const header = await readSafetensorsHeader(`${FIXTURES}${name}/model.safetensors`);
+      const stored = header.entries
+        .filter((e) => !(TIED_NAMES as readonly string[]).slice(1).includes(e.name))
+        .reduce((n, e) => n + e.shape.reduce((a, b) => a * b, 1), 0);
+      expect(parameterCount(resolveConfig(`${FIXTURES}${name}`))).toBe(stored);
+    }
+  });
+});
+
+describe('parseHfConfig', () => {
+  it('reads the three fixture configs', () => {
+    const t5 = parseHfConfig(fixtureJson('t5-tiny'), 't5-tiny/config.json');
+    expect(t5).toMatchObject({ vocabSize: 300, dModel: 32, dKv: 8, dFf: 64, numHeads: 2, numLayers: 2, numDecoderLayers: 2, wholeWordEmbeddings: false });
+    for (const name of ['p5-tiny', 'p5-eos']) {
+      const p5 = parseHfConfig(fixtureJson(name), `${name}/config.json`);
+      expect(p5).toEqual({
+        vocabSize: 500, dModel: 64, dKv: 16, dFf: 128, numHeads: 4, numLayers: 3, numDecoderLayers: 2,
+        relativeAttentionNumBuckets: 32, relativeAttentionMaxDistance: 128, layerNormEpsilon: 1e-6, dropoutRate: 0.1,
+        wholeWordEmbeddings: true, wholeWordSize: 512, padTokenId: 0, eosTokenId: 1, decoderStartTokenId: 0, feedForwardProj: 'relu',
+      });
+    }
+  });
+
+  it('omitted keys take T5Config defaults; num_decoder_layers follows num_layers', () => {
+    const c = parseHfConfig({ model_type: 't5' }, 'c.json');
+    expect([c.vocabSize, c.dModel, c.dKv, c.dFf, c.numHeads, c.numLayers, c.numDecoderLayers]).toEqual([32128, 512, 64, 2048, 8, 6, 6]);
+    expect(parseHfConfig({ num_layers: 3 }, 'c.json').numDecoderLayers).toBe(3);
+    expect(parseHfConfig({ num_layers: 3, num_decoder_layers: 1 }, 'c.json').numDecoderLayers).toBe(1);
+  });
+
+  it('architectures ["P5"] implies whole-word embeddings unless the flag says otherwise', () => {
+    const j = { ...fixtureJson('p5-tiny') };
+    delete j.whole_word_embeddings;
+    delete j.whole_word_size;
+    expect(parseHfConfig(j, 'x').wholeWordEmbeddings).toBe(true);
+    expect(parseHfConfig({ ...j, whole_word_embeddings: false }, 'x').wholeWordEmbeddings).toBe(false);
+    expect(parseHfConfig({ ...j, architectures: ['T5ForConditionalGeneration'] }, 'x').wholeWordEmbeddings).toBe(false);
+    expect(parseHfConfig({ ...j, whole_word_size: 64 }, 'x').wholeWordSize).toBe(64);
+  });
+
+  it('refuses gated feed-forward, untied heads and other model types with the reason', () => {
+    expect(() => parseHfConfig({ feed_forward_proj: 'gated-gelu' }, 'flan/config.json'))
+      .toThrow(/flan\/config\.json: feed_forward_proj is "gated-gelu", but P5 is a T5 v1\.0 model with a ReLU feed-forward/);
+    expect(() => parseHfConfig({ tie_word_embeddings: false }, 'c.json')).toThrow(/c\.json: tie_word_embeddings is false/);
+    expect(() => parseHfConfig({ model_type: 'bart' }, 'c.json')).toThrow(/model_type is "bart", expected "t5"/);
+    expect(() => parseHfConfig([1, 2], 'c.json')).toThrow(/c\.json: config must be a JSON object/);
+  });
+
+  it('validates dimensions, naming the HF key', () => {
+    const base = fixtureJson('p5-tiny');
+    for (const bad of [0, -1, 1.5, '64']) {
+      expect(() => parseHfConfig({ ...base, d_model: bad }, 'c.json')).toThrow(`c.json: d_model must be a positive integer, got ${JSON.stringify(bad)}`);
+    }
+    expect(() => parseHfConfig({ ...base, num_heads: 0 }, 'c.json')).toThrow(/num_heads must be a positive integer/);
+    expect(() => parseHfConfig({ ...base, vocab_size: 1 }, 'c.json')).toThrow(/eos_token_id must be an integer in \[0, vocab_size = 1\)/);
+    expect(() => parseHfConfig({ ...base, layer_norm_epsilon: 0 }, 'c.json')).toThrow(/layer_norm_epsilon must be a number in \(0, 1\)/);
+    expect(() => parseHfConfig({ ...base, dropout_rate: 1 }, 'c.json')).toThrow(/dropout_rate must be a number in \[0, 1\)/);
+    expect(() => parseHfConfig({ ...base, whole_word_embeddings: 'yes' }, 'c.json')).toThrow(/whole_word_embeddings must be true or false/);
+  });
+});
+
+describe('toHfConfig / resolveConfig', () => {
+  it('toHfConfig -> parseHfConfig is the identity for presets and fixtures', () => {
+    const configs = [...Object.values(PRESETS), ...FIXTURE_NAMES.map((n) => parseHfConfig(fixtureJson(n), n))];
+    for (const c of configs) {
+      const json = JSON.parse(JSON.stringify(toHfConfig(c)));
+      expect(parseHfConfig(json, 'round trip')).toEqual(c);
+      expect(json.model_type).toBe('t5');
+      expect(json.architectures).toEqual([c.wholeWordEmbeddings ? 'P5' : 'T5ForConditionalGeneration']);
+    }
+  });
+
+  it('resolves preset names, overrides, config.json paths, folders and objects', () => {
+    expect(resolveConfig('p5-small')).toEqual(PRESETS['p5-small']);
+    const small500 = resolveConfig('p5-small', { vocabSize: 500 });
+    expect(small500.vocabSize).toBe(500);
+    expect(small500.dModel).toBe(512);
+    expect(resolveConfig('p5-tiny', { numLayers: 3 }).numDecoderLayers).toBe(3);
+    expect(resolveConfig(`${FIXTURES}p5-tiny/config.json`)).toEqual(parseHfConfig(fixtureJson('p5-tiny'), 'x'));
+    expect(resolveConfig(`${FIXTURES}t5-tiny`).vocabSize).toBe(300);
+    expect(resolveConfig(fixtureJson('p5-eos')).numLayers).toBe(3);
+    const obj = resolveConfig({ vocabSize: 100, dModel: 16, dKv: 4, dFf: 32, numHeads: 4, numLayers: 2 });
+    expect(obj).toMatchObject({ numDecoderLayers: 2, relativeAttentionNumBuckets: 32, wholeWordEmbeddings: true });
+  });
+
+  it('resolveConfig errors name the problem', () => {
+    expect(() => resolveConfig('/nonexistent/p5')).toThrow(/\/nonexistent\/p5: model config not found \(give a preset name: p5-small/);
+    expect(() => resolveConfig({ vocabSize: 100, dModel: 16 })).toThrow(/config object: dKv is required/);
+    expect(() => resolveConfig('p5-small', { dModel: 0 })).toThrow(/preset p5-small \(with overrides\): dModel must be a positive integer, got 0/);
+    expect(() => resolveConfig('p5-small', { vocab: 5 } as unknown as Partial<P5Config>)).toThrow(/unknown config override\(s\): vocab/);
+    expect(() => resolveConfig(`${FIXTURES}p5-tiny/README.md`)).toThrow(/README\.md: model config is not valid JSON/);
+  });
+});
