@@ -1,0 +1,22 @@
+/** The report layer: the paper's table as JSON and Markdown, significance tests, and SVG line plots. */
+export { reportJson } from './summary.js';
+export { reportMarkdown } from './markdown.js';
+export type { MarkdownOptions } from './markdown.js';
+export { plotLines, niceAxis, escapeXml } from './plot.js';
+export type { PlotOptions, Series, Axis } from './plot.js';
+export { mean, sampleStd, pairedTTest } from './stats.js';
+export type { TTestResult } from './stats.js';
+export type {
+  MetricRecord,
+  MetricSummary,
+  Pairing,
+  PromptKindName,
+  PromptResult,
+  ReportInput,
+  ReportJson,
+  ReportRow,
+  RunResult,
+  SignificanceTest,
+} from './types.js';
+export { writeReport } from './write.js';
+export type { PlotSpec, WrittenReport } from './write.js';
