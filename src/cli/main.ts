@@ -9,8 +9,12 @@ import { infoCommand } from './info.js';
 import { tokenizerCommand } from './tokenizer.js';
 import { dataCommand } from './data.js';
 import { prepareCommand } from './prepare.js';
+import { searchCommand } from './search.js';
+import { reportCommand } from './report.js';
 
-const COMMANDS: CommandModule<any, any>[] = [infoCommand, tokenizerCommand, dataCommand, prepareCommand];
+const COMMANDS: CommandModule<any, any>[] = [
+  infoCommand, tokenizerCommand, dataCommand, prepareCommand, searchCommand, reportCommand,
+];
 
 function report(err: unknown): never {
   if (err instanceof PaprecError) {

@@ -1,0 +1,60 @@
+/**
+ * `npm run bench -- <suite...>`: runs speed suites, prints their numbers and writes bench/results/<suite>.json
+ * with the machine, the LibTorch build and the time. Suites: forward, generate, train, search, data, tokenizer,
+ * render (default: all that exist). Speed targets are checked here, never in the timed test suite.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+type Suite = () => Promise<Record<string, number | string>>;
+
+const SUITES: Record<string, () => Promise<Suite>> = {
+  forward: async () => (await import('./forward.js')).benchForward,
+  generate: async () => (await import('./generate.js')).benchGenerate,
+  train: async () => (await import('./train.js')).benchTrain,
+  search: async () => (await import('./search.js')).benchSearch,
+  data: async () => (await import('./data.js')).benchData,
+  tokenizer: async () => (await import('./tokenizer.js')).benchTokenizer,
+  render: async () => (await import('./render.js')).benchRender,
+};
+
+async function machine(): Promise<Record<string, unknown>> {
+  let engine: Record<string, unknown> = {};
+  try {
+    const { native } = await import('../src/native.js');
+    engine = { ...native().info() };
+  } catch (err) {
+    engine = { native: `not loaded: ${(err as Error).message}` };
+  }
+  return { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, ...engine };
+}
+
+function format(v: number | string): string {
+  if (typeof v === 'string') return v;
+  if (Number.isInteger(v)) return String(v);
+  return Math.abs(v) >= 100 ? v.toFixed(1) : v.toPrecision(4);
+}
+
+const requested = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const names = requested.length > 0 ? requested : Object.keys(SUITES);
+const unknown = names.filter((n) => !SUITES[n]);
+if (unknown.length > 0) {
+  console.error(`bench: unknown suite ${unknown.join(', ')}; suites: ${Object.keys(SUITES).join(', ')}`);
+  process.exit(1);
+}
+const outDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
+mkdirSync(outDir, { recursive: true });
+const info = await machine();
+console.log(`machine: ${JSON.stringify(info)}`);
+for (const name of names) {
+  const suite = await SUITES[name]!();
+  console.log(`\n== ${name}`);
+  const t0 = Date.now();
+  const results = await suite();
+  for (const [k, v] of Object.entries(results)) console.log(`  ${k}: ${format(v)}`);
+  const file = path.join(outDir, `${name}.json`);
+  writeFileSync(file, JSON.stringify({ suite: name, date: new Date().toISOString(), seconds: (Date.now() - t0) / 1000, machine: info, results }, null, 2) + '\n');
+  console.log(`  -> ${path.relative(process.cwd(), file)}`);
+}

@@ -1,0 +1,17 @@
+import type { Argv, CommandModule } from 'yargs';
+import { rebuildReport } from '../search/run.js';
+
+interface ReportArgs {
+  dir: string;
+}
+
+/** `paprec report OUTDIR`: rebuild report.md / report.json and the plots of a finished search from its saved state. */
+export const reportCommand: CommandModule<object, ReportArgs> = {
+  command: 'report <dir>',
+  describe: 'Rebuild report.md, report.json and the plots of a `paprec search` folder',
+  builder: (y: Argv) => y.positional('dir', { type: 'string', demandOption: true, describe: 'output folder of paprec search' }) as unknown as Argv<ReportArgs>,
+  handler: async (args) => {
+    await rebuildReport(args.dir);
+    process.stdout.write(`wrote ${args.dir}/report.md, report.json, surrogate.svg\n`);
+  },
+};

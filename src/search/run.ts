@@ -1,0 +1,301 @@
+/**
+ * runSearch: a whole `paprec search` — check every option, load tokenizer / data / model, run each search (one per
+ * prompt shape: lengths x placements, plus the personalized one), evaluate the manual and found prompts on the test
+ * split, and write the output folder. Safe to stop at any time: the state is committed after every round and
+ * `resume: true` continues from it.
+ */
+import * as path from 'node:path';
+import { promises as fsp } from 'node:fs';
+import type { Dataset, Tokenizer } from '../types.js';
+import { fail, PaprecError } from '../errors.js';
+import { exists } from '../util/fs.js';
+import { loadTokenizer } from '../tokenizer/index.js';
+import { loadDataset } from '../data/index.js';
+import { resolveConfig } from '../checkpoint/index.js';
+import { Backbone } from '../backbone/index.js';
+import { automatedPrompt } from '../prompts/automated.js';
+import { baselinePrompt } from '../prompts/manual.js';
+import { buildExampleSet } from '../prompts/exampleSet.js';
+import type { AutomatedPrompt } from '../prompts/types.js';
+import { checkAgainstVocabulary, resolveSearchOptions, type SearchOptions, type SearchOptionsInput } from './options.js';
+import { evalSettings, makeScorer } from './objective.js';
+import { EngineBackend, type EngineOps } from './backend.js';
+import { engineOps } from './engineOps.js';
+import { PapRecSearch, type ProgressEvent } from './search.js';
+import { appendHistory, truncateHistory } from './history.js';
+import {
+  HISTORY_FILE,
+  initialVariantState,
+  loadState,
+  saveState,
+  statePath,
+  variantSpecs,
+  type RunInputs,
+  type RunState,
+  type VariantState,
+} from './state.js';
+import { automatedRows, RESULTS_FILE, writeReportFiles, type SearchResults } from './report.js';
+import { evaluatePrompts, metricNames, type PromptUnderTest } from './evaluate.js';
+import { writeFileAtomic } from '../util/fs.js';
+
+export interface RunSearchInput extends Partial<SearchOptionsInput> {
+  data?: string;
+  model?: string;
+  tokenizer?: string;
+  /** The output folder. */
+  out: string;
+  /** Continue the search saved in `out` (its options win; `device` and `streams` may change). */
+  resume?: boolean;
+  /** Abort = stop at the next safe point (after the round in progress), state saved. */
+  signal?: AbortSignal;
+  /** Skip the test evaluation and report (tests, benchmarks). */
+  skipTest?: boolean;
+}
+
+export type RunProgress =
+  | ({ type: 'search' } & ProgressEvent)
+  | { type: 'test'; run: number; runs: number; kind: string }
+  | { type: 'info'; message: string };
+
+export interface RunSearchResult {
+  outDir: string;
+  state: RunState;
+  /** True when stopped by the signal before the end; `resume` continues. */
+  interrupted: boolean;
+  results?: SearchResults;
+}
+
+/** The model's vocabulary from its config.json, when one sits in or beside the checkpoint (no weights read). */
+async function modelVocab(model: string): Promise<number | undefined> {
+  const st = await fsp.stat(model).catch(() => null);
+  if (!st) fail(model, 'checkpoint not found');
+  const config = st.isDirectory() ? path.join(model, 'config.json') : path.join(path.dirname(model), 'config.json');
+  if (!exists(config)) return undefined;
+  return resolveConfig(config).vocabSize;
+}
+
+function countOnes(mask: Uint8Array): number {
+  let n = 0;
+  for (const v of mask) n += v;
+  return n;
+}
+
+interface Prepared {
+  state: RunState;
+  tokenizer: Tokenizer;
+  dataset: Dataset;
+  backbone: Backbone;
+}
+
+async function prepare(input: RunSearchInput, report: (p: RunProgress) => void): Promise<Prepared> {
+  let state: RunState | undefined;
+  let opts: SearchOptions;
+  let inputs: RunInputs;
+  if (input.resume) {
+    state = await loadState(input.out);
+    opts = { ...state.options };
+    if (input.device !== undefined) opts.device = input.device;
+    if (input.streams !== undefined) opts.streams = input.streams;
+    inputs = state.inputs;
+  } else {
+    opts = resolveSearchOptions(input as SearchOptionsInput);
+    if (!input.data || !input.model || !input.tokenizer) fail('search', 'needs --data, --model and --tokenizer');
+    if (exists(statePath(input.out))) fail(input.out, 'already holds a search (state.json): pass --resume to continue it, or choose another folder');
+    inputs = { data: path.resolve(input.data), model: path.resolve(input.model), tokenizer: path.resolve(input.tokenizer) };
+  }
+
+  // Everything that can be checked without data or weights, first.
+  const tokenizer = await loadTokenizer(inputs.tokenizer);
+  const mask = tokenizer.wordStartMask();
+  const vocab = { tokenizerVocab: tokenizer.vocabSize, wordStarts: countOnes(mask), tokenizerName: inputs.tokenizer, modelName: inputs.model };
+  checkAgainstVocabulary(opts, { ...vocab, modelVocab: await modelVocab(inputs.model) });
+
+  const dataset = await loadDataset(inputs.data, {
+    ...(opts.maxUsers !== undefined ? { maxUsers: opts.maxUsers } : {}),
+    onWarning: (message) => report({ type: 'info', message }),
+  });
+  if (opts.task === 'explanation' && !dataset.reviews) fail(inputs.data, 'the explanation task needs exp_splits.pkl (explanation data) in the data folder');
+
+  const backbone = await Backbone.load(inputs.model, { device: opts.device });
+  checkAgainstVocabulary(opts, { ...vocab, modelVocab: backbone.config.vocabSize });
+
+  if (!state) {
+    const numUsers = dataset.users.length;
+    state = {
+      version: 1,
+      inputs,
+      options: opts,
+      variants: variantSpecs(opts).map((spec) => {
+        const p = automatedPrompt(tokenizer, { task: opts.task, length: spec.length, personalized: spec.personalized, numUsers, placement: spec.placement, userPosition: opts.userPosition });
+        return initialVariantState(spec, { taskTokens: Array.from(p.taskTokens), ...(p.userTokens ? { userTokens: Array.from(p.userTokens) } : {}) });
+      }),
+      historyLength: 0,
+      phase: 'search',
+    };
+    await fsp.mkdir(input.out, { recursive: true });
+    await fsp.writeFile(path.join(input.out, HISTORY_FILE), '');
+    await saveState(input.out, state);
+  } else {
+    state.options = opts;
+    await truncateHistory(path.join(input.out, HISTORY_FILE), state.historyLength);
+  }
+  return { state, tokenizer, dataset, backbone };
+}
+
+function promptOf(tokenizer: Tokenizer, state: RunState, v: VariantState, tokens = v.best): AutomatedPrompt {
+  return automatedPrompt(tokenizer, {
+    task: state.options.task,
+    length: v.spec.length,
+    personalized: v.spec.personalized,
+    placement: v.spec.placement,
+    userPosition: state.options.userPosition,
+    taskTokens: tokens.taskTokens,
+    ...(tokens.userTokens ? { userTokens: tokens.userTokens, numUsers: tokens.userTokens.length } : {}),
+  });
+}
+
+/** One search of the run, on its own resident training and validation sets. */
+async function searchVariant(
+  p: Prepared,
+  ops: EngineOps,
+  v: VariantState,
+  outDir: string,
+  shouldStop: () => boolean,
+  report: (e: RunProgress) => void,
+): Promise<'done' | 'interrupted'> {
+  const { state, tokenizer, dataset } = p;
+  const opts = state.options;
+  const prompt = promptOf(tokenizer, state, v, v.current);
+  const common = { task: opts.task, prompt, seed: opts.seed, ...(opts.maxUsers !== undefined ? { maxUsers: opts.maxUsers } : {}) };
+  const valSet = buildExampleSet(dataset, tokenizer, { ...common, split: 'val' });
+  const trainSet = buildExampleSet(dataset, tokenizer, { ...common, split: 'train' });
+  if (trainSet.size === 0) fail(state.inputs.data, `no ${opts.task} training examples: the slot gradients need some`);
+  if (valSet.size === 0) fail(state.inputs.data, `no ${opts.task} validation examples`);
+  const val = await ops.upload(valSet);
+  const train = await ops.upload(trainSet);
+  try {
+    const settings = evalSettings(opts);
+    const backend = new EngineBackend({
+      ops,
+      val,
+      train,
+      valSet,
+      settings,
+      tokenizer,
+      mask: tokenizer.wordStartMask(),
+      ...(opts.gradientSample !== undefined ? { gradientSample: opts.gradientSample } : {}),
+    });
+    const historyFile = path.join(outDir, HISTORY_FILE);
+    const search = new PapRecSearch({
+      backend,
+      scorer: makeScorer(opts.task, opts.criterion, opts, valSet.references),
+      opts,
+      state: v,
+      tokenText: (id) => tokenizer.idToPiece(id) ?? `<${id}>`,
+      commit: async (record) => {
+        await appendHistory(historyFile, record);
+        state.historyLength++;
+        await saveState(outDir, state);
+      },
+      shouldStop,
+      onProgress: (e) => report({ type: 'search', ...e }),
+    });
+    const r = await search.run();
+    await saveState(outDir, state);
+    return r;
+  } finally {
+    val.dispose();
+    train.dispose();
+  }
+}
+
+/** The table's prompts: P5's seen and unseen manual prompts and the searched ones. */
+function promptsUnderTest(p: Prepared): PromptUnderTest[] {
+  const { state, tokenizer } = p;
+  const task = state.options.task;
+  const seen = baselinePrompt({ task, kind: 'seen' });
+  const unseen = baselinePrompt({ task, kind: 'unseen' });
+  const out: PromptUnderTest[] = [
+    { kind: 'seen manual', prompt: seen, text: `${seen.id}: ${seen.template}` },
+    { kind: 'unseen manual', prompt: unseen, text: `${unseen.id}: ${unseen.template}` },
+  ];
+  for (const { kind, variant } of automatedRows(state)) {
+    const pieces = variant.best.taskTokens.map((id) => tokenizer.idToPiece(id) ?? `<${id}>`).join(' ');
+    out.push({ kind, prompt: promptOf(tokenizer, state, variant), text: `${variant.spec.name}: ${pieces}${variant.spec.personalized ? ' [T_u]' : ''}` });
+  }
+  return out;
+}
+
+/** Run (or resume) a PAP-REC search into `input.out`; `onProgress` sees every step. */
+export async function runSearch(input: RunSearchInput, onProgress?: (p: RunProgress) => void): Promise<RunSearchResult> {
+  const report = onProgress ?? (() => {});
+  const p = await prepare(input, report);
+  const shouldStop = () => input.signal?.aborted === true;
+  const outDir = input.out;
+  const ops = engineOps(p.backbone, p.state.options.streams);
+  try {
+    for (const v of p.state.variants) {
+      if (v.status === 'done') continue;
+      if ((await searchVariant(p, ops, v, outDir, shouldStop, report)) === 'interrupted') {
+        await writeReportFiles(outDir, p.state, p.tokenizer);
+        return { outDir, state: p.state, interrupted: true };
+      }
+      await writeReportFiles(outDir, p.state, p.tokenizer);
+    }
+    if (input.skipTest) return { outDir, state: p.state, interrupted: false };
+
+    p.state.phase = 'test';
+    await saveState(outDir, p.state);
+    const opts = p.state.options;
+    const tests = promptsUnderTest(p);
+    let prompts;
+    try {
+      prompts = await evaluatePrompts({
+        ops,
+        dataset: p.dataset,
+        tokenizer: p.tokenizer,
+        task: opts.task,
+        prompts: tests,
+        runs: opts.runs,
+        seed: opts.seed,
+        ...(opts.maxUsers !== undefined ? { maxUsers: opts.maxUsers } : {}),
+        maxLength: opts.maxLength,
+        explanationBeams: opts.beams,
+        onProgress: (e) => report({ type: 'test', ...e }),
+        shouldStop,
+      });
+    } catch (err) {
+      if (shouldStop()) return { outDir, state: p.state, interrupted: true };
+      throw err;
+    }
+    const results: SearchResults = { task: opts.task, prompts };
+    if (opts.sweep) {
+      results.lengths = [];
+      for (const t of prompts) {
+        const row = automatedRows(p.state).find((r) => r.kind === t.kind);
+        if (!row || row.variant.spec.personalized) continue;
+        const metrics: Record<string, number> = {};
+        for (const m of metricNames(opts.task)) metrics[m] = t.runs.reduce((s, r) => s + (r.metrics[m] ?? 0), 0) / Math.max(1, t.runs.length);
+        results.lengths.push({ length: row.variant.spec.length, placement: row.variant.spec.placement, metrics });
+      }
+      results.lengths.sort((a, b) => a.length - b.length);
+    }
+    await writeFileAtomic(path.join(outDir, RESULTS_FILE), `${JSON.stringify(results)}\n`);
+    p.state.phase = 'done';
+    await saveState(outDir, p.state);
+    await writeReportFiles(outDir, p.state, p.tokenizer, results);
+    return { outDir, state: p.state, interrupted: false, results };
+  } finally {
+    p.backbone.dispose();
+  }
+}
+
+/** `paprec report OUTDIR`: rebuild report.md / report.json / the plots from state.json and results.json. */
+export async function rebuildReport(outDir: string): Promise<void> {
+  const state = await loadState(outDir);
+  const tokenizer = await loadTokenizer(state.inputs.tokenizer);
+  const { readResults } = await import('./report.js');
+  const results = state.phase === 'done' ? await readResults(outDir) : undefined;
+  if (!results) throw new PaprecError(`${outDir}: the search has not finished its test evaluation; continue it with \`paprec search --resume ${outDir}\``);
+  await writeReportFiles(outDir, state, tokenizer, results);
+}

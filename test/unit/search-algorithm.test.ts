@@ -1,0 +1,184 @@
+// The PAP-REC schedule on a toy problem with a known optimum: every slot and every user has a "right" token, a row's
+// target rank grows with the number of wrong tokens it sees, and the "gradient" ranks tokens by closeness to the
+// right one. No engine: this checks the search logic (acceptance, convergence, alternation, per-user acceptance,
+// determinism, resume) on exact numbers.
+import { describe, expect, it } from 'vitest';
+import { PapRecSearch, type SearchContext } from '../../src/search/search.js';
+import { makeScorer } from '../../src/search/objective.js';
+import { initialVariantState, type VariantState } from '../../src/search/state.js';
+import type { HistoryRecord } from '../../src/search/history.js';
+import type { Assignment, RowOutcomes, SearchBackend } from '../../src/search/types.js';
+import { pickSlot, untriedSlots } from '../../src/search/schedule.js';
+
+const V = 60;
+const FIRST_WORD = 4; // ids below are "special": never candidates
+
+class ToyBackend implements SearchBackend {
+  readonly valUserIndex: Int32Array;
+  evaluations = 0;
+  gradientPasses = 0;
+  constructor(readonly numTaskSlots: number, readonly numUsers: number, readonly personalized: boolean, rowsPerUser = 3) {
+    this.valUserIndex = Int32Array.from({ length: numUsers * rowsPerUser }, (_, i) => i % numUsers);
+  }
+  rightTask(s: number): number { return FIRST_WORD + ((7 * s + 11) % (V - FIRST_WORD)); }
+  rightUser(u: number): number { return FIRST_WORD + ((13 * u + 5) % (V - FIRST_WORD)); }
+  /** Cost of a token: 0 when right, 1 when within 3 ids, else 2. */
+  private cost(t: number, right: number): number {
+    const d = Math.abs(t - right);
+    return d === 0 ? 0 : d <= 3 ? 1 : 2;
+  }
+  private wrong(a: Assignment, row: number): number {
+    let w = 0;
+    for (let s = 0; s < this.numTaskSlots; s++) w += this.cost(a.taskTokens[s]!, this.rightTask(s));
+    const u = this.valUserIndex[row]!;
+    if (this.personalized) w += this.cost(a.userTokens![u]!, this.rightUser(u));
+    return w;
+  }
+  async evaluate(as: readonly Assignment[]): Promise<RowOutcomes[]> {
+    this.evaluations += as.length;
+    // Rank 1 with every token right, one place lower per 3 units of cost; rows differ by an offset so any change shows.
+    return as.map((a) => ({ kind: 'ranks', ranks: Int32Array.from(this.valUserIndex, (_, r) => 1 + Math.floor((this.wrong(a, r) + (r % 3)) / 3)) }));
+  }
+  /** Closest first to the right token, ties to the smaller id; k + 1 requested, the current token dropped. */
+  private nearest(right: number, k: number, exclude: number): number[] {
+    const ids = [];
+    for (let t = FIRST_WORD; t < V; t++) if (t !== exclude) ids.push(t);
+    // A coarse "gradient": distance quantised by 4, so the right token is among the top k but not always first.
+    ids.sort((x, y) => Math.floor(Math.abs(x - right) / 4) - Math.floor(Math.abs(y - right) / 4) || x - y);
+    return ids.slice(0, k);
+  }
+  async taskCandidates(_a: Assignment, k: number, exclude: Int32Array): Promise<Int32Array> {
+    this.gradientPasses++;
+    const out = new Int32Array(this.numTaskSlots * k);
+    for (let s = 0; s < this.numTaskSlots; s++) out.set(this.nearest(this.rightTask(s), k, exclude[s]!), s * k);
+    return out;
+  }
+  async userCandidates(a: Assignment, k: number) {
+    this.gradientPasses++;
+    const candidates = new Int32Array(this.numUsers * k);
+    const hasData = new Uint8Array(this.numUsers).fill(1);
+    hasData[this.numUsers - 1] = 0; // a user without training data keeps the default
+    for (let u = 0; u < this.numUsers; u++) candidates.set(this.nearest(this.rightUser(u), k, a.userTokens![u]!), u * k);
+    return { candidates, hasData };
+  }
+}
+
+function freshState(length: number, personalized: boolean, users: number): VariantState {
+  return initialVariantState(
+    { name: personalized ? 'p-l' + length : 'np-l' + length, length, personalized, placement: 'suffix' },
+    { taskTokens: new Array(length).fill(FIRST_WORD), ...(personalized ? { userTokens: new Array(users).fill(FIRST_WORD) } : {}) },
+  );
+}
+
+async function runToy(state: VariantState, backend: ToyBackend, opts: { epochs?: number; stopAfter?: number; seed?: number } = {}) {
+  const history: HistoryRecord[] = [];
+  let commits = 0;
+  const ctx: SearchContext = {
+    backend,
+    scorer: makeScorer('sequential', 'surrogate', { alphaSeq: 1, alphaExp: 0.1 }),
+    opts: { k: 5, epochs: opts.epochs ?? 50, seed: opts.seed ?? 7 },
+    state,
+    tokenText: (id) => `t${id}`,
+    commit: async (r) => { history.push(r); commits++; },
+    shouldStop: () => opts.stopAfter !== undefined && commits >= opts.stopAfter,
+  };
+  const result = await new PapRecSearch(ctx).run();
+  return { result, history, state };
+}
+
+describe('slot schedule', () => {
+  it('draws only untried slots, reproducibly, and stops when all failed', () => {
+    expect(untriedSlots(5, [1, 3])).toEqual([0, 2, 4]);
+    for (let round = 0; round < 50; round++) {
+      const s = pickSlot(1, 'x', round, 5, [1, 3])!;
+      expect([0, 2, 4]).toContain(s);
+      expect(pickSlot(1, 'x', round, 5, [1, 3])).toBe(s);
+    }
+    expect(pickSlot(1, 'x', 0, 3, [0, 1, 2])).toBeUndefined();
+    const draws = new Set(Array.from({ length: 40 }, (_, r) => pickSlot(1, 'x', r, 5, [])));
+    expect(draws.size).toBe(5);
+  });
+});
+
+describe('non-personalized search', () => {
+  it('only accepts strict improvements and converges to the optimum', async () => {
+    const backend = new ToyBackend(4, 6, false);
+    const { result, history, state } = await runToy(freshState(4, false, 6), backend);
+    expect(result).toBe('done');
+    expect(state.stopReason).toBe('converged');
+    expect(state.current.taskTokens).toEqual([0, 1, 2, 3].map((s) => backend.rightTask(s)));
+    expect(state.bestScore!).toBeGreaterThan(state.startScore!);
+    for (const h of history.slice(1)) {
+      if (h.accepted) expect(h.after).toBeGreaterThan(h.before);
+      else expect(h.after).toBe(h.before);
+      expect(h.candidates).toHaveLength(5);
+      expect(h.after).toBe(Math.max(h.before, ...(h.accepted ? h.candidates.map((c) => c.score) : [])));
+    }
+    // The last |slots| rounds all failed, each on a different slot.
+    const tail = history.slice(-4);
+    expect(tail.every((h) => !h.accepted)).toBe(true);
+    expect(new Set(tail.map((h) => h.slot)).size).toBe(4);
+    // Gradients are recomputed only after an accepted change (plus the first).
+    const acceptedCount = history.filter((h) => h.accepted).length;
+    expect(backend.gradientPasses).toBe(acceptedCount + 1);
+    // Curve is monotone in the best score.
+    for (let i = 1; i < state.curve.length; i++) expect(state.curve[i]!.best).toBeGreaterThanOrEqual(state.curve[i - 1]!.best);
+  });
+
+  it('stops at the epoch budget', async () => {
+    const { state, history } = await runToy(freshState(4, false, 6), new ToyBackend(4, 6, false), { epochs: 3 });
+    expect(state.stopReason).toBe('max-epochs');
+    expect(state.epoch).toBe(3);
+    expect(history).toHaveLength(4);
+  });
+
+  it('is deterministic and resumes to the same prompts as a straight run', async () => {
+    const straight = await runToy(freshState(4, false, 6), new ToyBackend(4, 6, false));
+    const again = await runToy(freshState(4, false, 6), new ToyBackend(4, 6, false));
+    expect(again.state.current).toEqual(straight.state.current);
+    expect(again.history.map((h) => h.slot)).toEqual(straight.history.map((h) => h.slot));
+
+    const first = await runToy(freshState(4, false, 6), new ToyBackend(4, 6, false), { stopAfter: 4 });
+    expect(first.result).toBe('interrupted');
+    const saved = JSON.parse(JSON.stringify(first.state)) as VariantState; // what state.json holds
+    const rest = await runToy(saved, new ToyBackend(4, 6, false));
+    expect(rest.state.current).toEqual(straight.state.current);
+    expect([...first.history, ...rest.history].map((h) => [h.slot, h.accepted, h.after])).toEqual(
+      straight.history.map((h) => [h.slot, h.accepted, h.after]),
+    );
+  });
+
+  it('a different seed changes the slot order', async () => {
+    const a = await runToy(freshState(5, false, 6), new ToyBackend(5, 6, false), { seed: 1 });
+    const b = await runToy(freshState(5, false, 6), new ToyBackend(5, 6, false), { seed: 2 });
+    expect(a.history.map((h) => h.slot)).not.toEqual(b.history.map((h) => h.slot));
+  });
+});
+
+describe('personalized search', () => {
+  it('alternates task rounds and user epochs, accepts per user, and leaves users without data alone', async () => {
+    const backend = new ToyBackend(3, 8, true);
+    const { state, history } = await runToy(freshState(3, true, 8), backend);
+    expect(state.stopReason).toBe('converged');
+    const kinds = history.slice(1).map((h) => h.kind);
+    expect(kinds.slice(0, 4)).toEqual(['task', 'user', 'task', 'user']);
+    for (let u = 0; u < 7; u++) expect(state.current.userTokens![u]).toBe(backend.rightUser(u));
+    expect(state.current.userTokens![7]).toBe(FIRST_WORD);
+    expect(state.current.taskTokens).toEqual([0, 1, 2].map((s) => backend.rightTask(s)));
+    const firstUser = history.find((h) => h.kind === 'user')!;
+    expect(firstUser.usersAccepted).toBeGreaterThan(0);
+    expect(firstUser.usersAccepted).toBeLessThanOrEqual(7);
+    expect(firstUser.after).toBeGreaterThan(firstUser.before);
+    // The composed outcome equals a fresh evaluation of the final assignment.
+    const [fresh] = await backend.evaluate([{ taskTokens: Int32Array.from(state.current.taskTokens), userTokens: Int32Array.from(state.current.userTokens!) }]);
+    expect(Array.from((fresh as { ranks: Int32Array }).ranks)).toEqual(state.currentOutcome!.values);
+  });
+
+  it('resumes mid-run to the same prompts', async () => {
+    const straight = await runToy(freshState(3, true, 8), new ToyBackend(3, 8, true));
+    const first = await runToy(freshState(3, true, 8), new ToyBackend(3, 8, true), { stopAfter: 3 });
+    const rest = await runToy(JSON.parse(JSON.stringify(first.state)) as VariantState, new ToyBackend(3, 8, true));
+    expect(rest.state.current).toEqual(straight.state.current);
+    expect(rest.state.bestScore).toBe(straight.state.bestScore);
+  });
+});
