@@ -1,6 +1,265 @@
-// Backbone training (filled in by the training work).
+// The JS class `NativeTrainer`: AdamW training of one NativeBackbone over resident epochs of examples.
+// runEpoch runs a whole epoch in one async call and reports every step through a thread-safe function, so the
+// CPU stays busy while JS draws the progress bar and can ask it to stop (Ctrl-C) between steps.
+#include <napi.h>
+
+#include <atomic>
+#include <memory>
+
+#include "bind/async.h"
+#include "bind/backbone.h"
+#include "bind/convert.h"
 #include "bind/register.h"
+#include "engine/train.h"
 
 namespace paprec {
-void register_training(Napi::Env, Napi::Object) {}
+namespace {
+
+struct TrainerState {
+  std::shared_ptr<BackboneState> backbone;
+  std::unique_ptr<Trainer> trainer;
+  std::atomic<bool> stop{false};
+};
+
+std::vector<int32_t> int_vector(const Napi::Object& o, const char* key) {
+  auto v = o.Get(key);
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    throw std::invalid_argument(std::string("training data: ") + key + " must be an Int32Array");
+  auto a = v.As<Napi::Int32Array>();
+  return std::vector<int32_t>(a.Data(), a.Data() + a.ElementLength());
+}
+
+// {inputIds, inputOffsets, wholeWordIds, targetIds, targetOffsets}: copied here, on the JS thread.
+std::shared_ptr<TrainingData> read_training_data(const Napi::Value& value) {
+  if (!value.IsObject()) throw std::invalid_argument("training data: expected an object of Int32Arrays");
+  auto o = value.As<Napi::Object>();
+  auto d = std::make_shared<TrainingData>();
+  d->input_ids = int_vector(o, "inputIds");
+  d->input_offsets = int_vector(o, "inputOffsets");
+  d->whole_word_ids = int_vector(o, "wholeWordIds");
+  d->target_ids = int_vector(o, "targetIds");
+  d->target_offsets = int_vector(o, "targetOffsets");
+  return d;
+}
+
+Napi::Object progress_object(Napi::Env env, const StepProgress& p) {
+  auto o = Napi::Object::New(env);
+  o.Set("step", static_cast<double>(p.step));
+  o.Set("batch", static_cast<double>(p.batch));
+  o.Set("batches", static_cast<double>(p.batches));
+  o.Set("examples", static_cast<double>(p.examples));
+  o.Set("loss", p.loss);
+  o.Set("meanLoss", p.mean_loss);
+  o.Set("examplesPerSecond", p.examples_per_second);
+  o.Set("lr", p.lr);
+  o.Set("gradNorm", p.grad_norm);
+  return o;
+}
+
+std::vector<torch::Tensor> float_list(const Napi::Value& v, const std::string& what, const P5Model& model) {
+  if (!v.IsArray()) throw std::invalid_argument(what + ": expected an array of Float32Array");
+  auto a = v.As<Napi::Array>();
+  const auto names = model.names();
+  if (a.Length() != names.size())
+    throw std::invalid_argument(what + ": " + std::to_string(a.Length()) + " tensors, the model has " +
+                                std::to_string(names.size()));
+  std::vector<torch::Tensor> out;
+  for (uint32_t i = 0; i < a.Length(); ++i)
+    out.push_back(float_tensor(a.Get(i), what + " " + names[i], model.expected_shape(names[i])));
+  return out;
+}
+
+}  // namespace
+
+class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeTrainer",
+                       {InstanceMethod("runEpoch", &NativeTrainer::RunEpoch),
+                        InstanceMethod("evaluateLoss", &NativeTrainer::EvaluateLoss),
+                        InstanceMethod("stop", &NativeTrainer::Stop),
+                        InstanceMethod("clearStop", &NativeTrainer::ClearStop),
+                        InstanceMethod("step", &NativeTrainer::Step),
+                        InstanceMethod("lrAt", &NativeTrainer::LrAt),
+                        InstanceMethod("getState", &NativeTrainer::GetState),
+                        InstanceMethod("setState", &NativeTrainer::SetState)});
+  }
+
+  // new NativeTrainer(backbone, {lr, weightDecay, beta1, beta2, eps, warmupSteps, totalSteps, clipNorm, seed, bf16})
+  explicit NativeTrainer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeTrainer>(info) {
+    auto env = info.Env();
+    if (info.Length() < 1) throw Napi::TypeError::New(env, "NativeTrainer(backbone, options)");
+    auto backbone = NativeBackbone::StateOf(info[0]);
+    auto o = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
+    guard(env, [&] {
+      TrainOptions t;
+      t.lr = get_number(o, "lr", t.lr);
+      t.weight_decay = get_number(o, "weightDecay", t.weight_decay);
+      t.beta1 = get_number(o, "beta1", t.beta1);
+      t.beta2 = get_number(o, "beta2", t.beta2);
+      t.eps = get_number(o, "eps", t.eps);
+      t.warmup_steps = get_int(o, "warmupSteps", t.warmup_steps);
+      t.total_steps = get_int(o, "totalSteps", t.total_steps);
+      t.clip_norm = get_number(o, "clipNorm", t.clip_norm);
+      t.seed = static_cast<uint64_t>(get_int(o, "seed", 0));
+      t.bf16_autocast = get_bool(o, "bf16", false);
+      std::lock_guard<std::mutex> lock(backbone->mutex);
+      state_ = std::make_shared<TrainerState>();
+      state_->backbone = backbone;
+      state_->trainer = std::make_unique<Trainer>(backbone->model, t);
+      return 0;
+    });
+  }
+
+ private:
+  // runEpoch(data, {epoch, batchSize, startBatch?, nanAtStep?}, onProgress?) -> Promise<result>
+  Napi::Value RunEpoch(const Napi::CallbackInfo& info) {
+    auto env = info.Env();
+    if (info.Length() < 2 || !info[1].IsObject()) throw Napi::TypeError::New(env, "runEpoch(data, options, onProgress?)");
+    auto state = state_;
+    auto data = guard(env, [&] { return read_training_data(info[0]); });
+    auto o = info[1].As<Napi::Object>();
+    EpochOptions eo = guard(env, [&] {
+      EpochOptions e;
+      e.epoch = require_int(o, "epoch", "runEpoch");
+      e.batch_size = require_int(o, "batchSize", "runEpoch");
+      e.start_batch = get_int(o, "startBatch", 0);
+      e.nan_at_step = get_int(o, "nanAtStep", -1);
+      if (e.batch_size <= 0) throw std::invalid_argument("runEpoch: batchSize must be positive");
+      return e;
+    });
+    std::shared_ptr<Napi::ThreadSafeFunction> tsfn;
+    if (info.Length() > 2 && info[2].IsFunction())
+      tsfn = std::make_shared<Napi::ThreadSafeFunction>(
+          Napi::ThreadSafeFunction::New(env, info[2].As<Napi::Function>(), "paprec-train-progress", 0, 1));
+    return run_async<EpochResult>(
+        env,
+        [state, data, eo, tsfn] {
+          struct Release {
+            std::shared_ptr<Napi::ThreadSafeFunction> f;
+            ~Release() { if (f) f->Release(); }
+          } release{tsfn};
+          std::lock_guard<std::mutex> lock(state->backbone->mutex);
+          std::function<void(const StepProgress&)> report;
+          if (tsfn)
+            report = [tsfn](const StepProgress& p) {
+              auto* copy = new StepProgress(p);
+              auto status = tsfn->NonBlockingCall(copy, [](Napi::Env env, Napi::Function fn, StepProgress* p) {
+                std::unique_ptr<StepProgress> owned(p);
+                try {
+                  fn.Call({progress_object(env, *owned)});
+                } catch (const Napi::Error&) {
+                  // a throwing progress callback must not abort training
+                }
+              });
+              if (status != napi_ok) delete copy;
+            };
+          return state->trainer->run_epoch(*data, eo, state->stop, report);
+        },
+        [](Napi::Env env, EpochResult& r) -> Napi::Value {
+          auto o = progress_object(env, r.last);
+          o.Set("stopped", r.stopped);
+          o.Set("nonFinite", r.non_finite);
+          o.Set("nonFiniteStep", static_cast<double>(r.non_finite_step));
+          return o;
+        });
+  }
+
+  // evaluateLoss(data, batchSize) -> Promise<Float32Array> per-example loss, dropout off, in data order
+  Napi::Value EvaluateLoss(const Napi::CallbackInfo& info) {
+    auto env = info.Env();
+    auto state = state_;
+    auto data = guard(env, [&] { return read_training_data(info[0]); });
+    const int64_t batch = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int64Value() : 64;
+    if (batch <= 0) throw Napi::TypeError::New(env, "evaluateLoss: batchSize must be positive");
+    return run_async<torch::Tensor>(
+        env,
+        [state, data, batch] {
+          std::lock_guard<std::mutex> lock(state->backbone->mutex);
+          return state->trainer->evaluate_loss(*data, batch);
+        },
+        [](Napi::Env env, torch::Tensor& t) -> Napi::Value { return to_float32_array(env, t); });
+  }
+
+  Napi::Value Stop(const Napi::CallbackInfo& info) {
+    state_->stop = true;
+    return info.Env().Undefined();
+  }
+
+  Napi::Value ClearStop(const Napi::CallbackInfo& info) {
+    state_->stop = false;
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Step(const Napi::CallbackInfo& info) {
+    std::lock_guard<std::mutex> lock(state_->backbone->mutex);
+    return Napi::Number::New(info.Env(), static_cast<double>(state_->trainer->step()));
+  }
+
+  Napi::Value LrAt(const Napi::CallbackInfo& info) {
+    if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "lrAt(step)");
+    return Napi::Number::New(info.Env(), state_->trainer->lr_at(info[0].As<Napi::Number>().Int64Value()));
+  }
+
+  // getState() -> Promise<{step, names, expAvg: Float32Array[], expAvgSq: Float32Array[]}>
+  Napi::Value GetState(const Napi::CallbackInfo& info) {
+    auto state = state_;
+    struct Out {
+      int64_t step;
+      std::vector<std::string> names;
+      std::vector<AdamMoments> moments;
+    };
+    return run_async<Out>(
+        info.Env(),
+        [state] {
+          std::lock_guard<std::mutex> lock(state->backbone->mutex);
+          Out out{state->trainer->step(), state->trainer->names(), {}};
+          for (const auto& m : state->trainer->moments())
+            out.moments.push_back({m.exp_avg.detach().to(torch::kCPU, torch::kFloat32).contiguous(),
+                                   m.exp_avg_sq.detach().to(torch::kCPU, torch::kFloat32).contiguous()});
+          return out;
+        },
+        [](Napi::Env env, Out& out) -> Napi::Value {
+          auto o = Napi::Object::New(env);
+          auto names = Napi::Array::New(env, out.names.size());
+          auto avg = Napi::Array::New(env, out.names.size());
+          auto sq = Napi::Array::New(env, out.names.size());
+          for (size_t i = 0; i < out.names.size(); ++i) {
+            names.Set(i, out.names[i]);
+            avg.Set(i, to_float32_array(env, out.moments[i].exp_avg));
+            sq.Set(i, to_float32_array(env, out.moments[i].exp_avg_sq));
+          }
+          o.Set("step", static_cast<double>(out.step));
+          o.Set("names", names);
+          o.Set("expAvg", avg);
+          o.Set("expAvgSq", sq);
+          return o;
+        });
+  }
+
+  // setState({step, expAvg, expAvgSq}): arrays in the model's names() order
+  Napi::Value SetState(const Napi::CallbackInfo& info) {
+    auto env = info.Env();
+    if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "setState({step, expAvg, expAvgSq})");
+    auto o = info[0].As<Napi::Object>();
+    guard(env, [&] {
+      std::lock_guard<std::mutex> lock(state_->backbone->mutex);
+      const auto& model = state_->backbone->model;
+      auto avg = float_list(o.Get("expAvg"), "optimizer expAvg", model);
+      auto sq = float_list(o.Get("expAvgSq"), "optimizer expAvgSq", model);
+      std::vector<AdamMoments> moments;
+      for (size_t i = 0; i < avg.size(); ++i) moments.push_back({avg[i], sq[i]});
+      state_->trainer->set_state(require_int(o, "step", "optimizer state"), std::move(moments));
+      return 0;
+    });
+    return env.Undefined();
+  }
+
+  std::shared_ptr<TrainerState> state_;
+};
+
+void register_training(Napi::Env env, Napi::Object exports) {
+  exports.Set("NativeTrainer", NativeTrainer::Define(env));
+}
+
 }  // namespace paprec

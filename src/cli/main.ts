@@ -10,10 +10,11 @@ import { tokenizerCommand } from './tokenizer.js';
 import { dataCommand } from './data.js';
 import { prepareCommand } from './prepare.js';
 import { searchCommand } from './search.js';
+import { pretrainCommand } from './pretrain.js';
 import { reportCommand } from './report.js';
 
 const COMMANDS: CommandModule<any, any>[] = [
-  infoCommand, tokenizerCommand, dataCommand, prepareCommand, searchCommand, reportCommand,
+  infoCommand, tokenizerCommand, dataCommand, prepareCommand, pretrainCommand, searchCommand, reportCommand,
 ];
 
 function report(err: unknown): never {

@@ -1,0 +1,232 @@
+#include "engine/train.h"
+
+#include <ATen/autocast_mode.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cmath>
+#include <stdexcept>
+
+#include "engine/loss.h"
+
+namespace paprec {
+namespace {
+
+// bf16 autocast on CUDA for the duration of a scope (the API was renamed in LibTorch 2.4).
+class Autocast {
+ public:
+  explicit Autocast(bool on) : on_(on) {
+    if (!on_) return;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+    at::autocast::set_autocast_enabled(at::kCUDA, true);
+#else
+    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+    at::autocast::set_enabled(true);
+#endif
+  }
+  ~Autocast() {
+    if (!on_) return;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    at::autocast::set_autocast_enabled(at::kCUDA, false);
+#else
+    at::autocast::set_enabled(false);
+#endif
+    at::autocast::clear_cache();
+  }
+
+ private:
+  bool on_;
+};
+
+// Weights require gradients only while training, so the frozen-backbone paths (slot gradients) never build a
+// graph through them.
+class TrainingMode {
+ public:
+  explicit TrainingMode(P5Model& model) : model_(model) {
+    model_.set_training(true);
+    for (auto& p : model_.parameters()) p.requires_grad_(true);
+  }
+  ~TrainingMode() {
+    for (auto& p : model_.parameters()) p.requires_grad_(false);
+    model_.set_training(false);
+  }
+
+ private:
+  P5Model& model_;
+};
+
+bool is_layer_norm(const std::string& name) { return name.find("layer_norm") != std::string::npos; }
+
+}  // namespace
+
+Trainer::Trainer(P5Model& model, const TrainOptions& options) : model_(model), options_(options) {
+  if (!(options.lr > 0) || !std::isfinite(options.lr)) throw std::invalid_argument("lr must be a positive number");
+  if (options.weight_decay < 0) throw std::invalid_argument("weight decay must be >= 0");
+  if (options.warmup_steps < 0 || options.total_steps < 0) throw std::invalid_argument("step counts must be >= 0");
+  if (options.bf16_autocast && !model.device().is_cuda())
+    throw std::invalid_argument("bf16 autocast is for CUDA devices; train in fp32 on CPU");
+  if (model.dtype() != torch::kFloat32)
+    throw std::invalid_argument("training needs fp32 weights (use bf16 autocast on CUDA for bf16 speed)");
+  for (const auto& name : model_.names()) {
+    const auto& p = model_.param(name);
+    moments_.push_back({torch::zeros_like(p), torch::zeros_like(p)});
+    decay_.push_back(!is_layer_norm(name));
+  }
+}
+
+double Trainer::lr_at(int64_t step) const {
+  const auto& o = options_;
+  if (o.warmup_steps > 0 && step < o.warmup_steps) return o.lr * static_cast<double>(step + 1) / o.warmup_steps;
+  if (o.total_steps <= 0 || o.total_steps <= o.warmup_steps) return o.lr;
+  const double left = static_cast<double>(o.total_steps - step) / static_cast<double>(o.total_steps - o.warmup_steps);
+  return o.lr * std::max(0.0, left);
+}
+
+void Trainer::apply_update(const std::vector<torch::Tensor>& grads, double lr) {
+  torch::NoGradGuard no_grad;
+  const double t = static_cast<double>(step_ + 1);
+  const double bc1 = 1.0 - std::pow(options_.beta1, t), bc2 = 1.0 - std::pow(options_.beta2, t);
+  auto params = model_.parameters();
+  for (size_t i = 0; i < params.size(); ++i) {
+    auto& p = params[i];
+    const auto& g = grads[i];
+    auto& m = moments_[i];
+    if (decay_[i] && options_.weight_decay > 0) p.mul_(1.0 - lr * options_.weight_decay);  // decoupled decay
+    m.exp_avg.mul_(options_.beta1).add_(g, 1.0 - options_.beta1);
+    m.exp_avg_sq.mul_(options_.beta2).addcmul_(g, g, 1.0 - options_.beta2);
+    auto denom = (m.exp_avg_sq.sqrt() / std::sqrt(bc2)).add_(options_.eps);
+    p.addcdiv_(m.exp_avg, denom, -lr / bc1);
+  }
+  ++step_;
+}
+
+EpochResult Trainer::run_epoch(const TrainingData& data, const EpochOptions& eo, const std::atomic<bool>& stop,
+                               const std::function<void(const StepProgress&)>& progress) {
+  data.validate(model_.config());
+  const auto plan = plan_batches(data, eo.batch_size, mix_seed(options_.seed, static_cast<uint64_t>(eo.epoch)), true);
+  EpochResult result;
+  auto& pr = result.last;
+  pr.batches = static_cast<int64_t>(plan.size());
+  pr.batch = std::min<int64_t>(std::max<int64_t>(eo.start_batch, 0), pr.batches);
+  pr.step = step_;
+  TrainingMode mode(model_);
+  // Adam moments of rarely used embedding rows decay towards denormals, which are ~100x slower on x86 CPUs.
+  at::globalContext().setFlushDenormal(true);
+  const bool whole_words = model_.config().whole_word_embeddings;
+  const auto started = std::chrono::steady_clock::now();
+  double loss_sum = 0;
+  int64_t steps = 0;
+  for (; pr.batch < pr.batches; ++pr.batch) {
+    if (stop.load()) {
+      result.stopped = true;
+      break;
+    }
+    const auto& rows = plan[pr.batch];
+    static const bool profile = std::getenv("PAPREC_TRAIN_PROFILE") != nullptr;
+    auto tick = std::chrono::steady_clock::now();
+    auto lap = [&](const char* what) {
+      if (!profile) return;
+      auto now = std::chrono::steady_clock::now();
+      std::fprintf(stderr, "%s %.1f ms  ", what, std::chrono::duration<double, std::milli>(now - tick).count());
+      tick = now;
+    };
+    // Dropout masks depend only on (seed, step): the same step draws the same masks after a resume.
+    torch::manual_seed(mix_seed(options_.seed ^ 0xd1e5u, static_cast<uint64_t>(step_)));
+    lap("seed");
+    auto batch = gather_batch(data, rows, model_.device(), whole_words);
+    lap("gather");
+    torch::Tensor loss;
+    {
+      Autocast autocast(options_.bf16_autocast);
+      loss = forward(model_, batch).loss;
+    }
+    if (eo.nan_at_step == step_) loss = loss * std::numeric_limits<double>::quiet_NaN();
+    const double loss_value = loss.item<double>();
+    lap("forward");
+    if (!std::isfinite(loss_value)) {
+      result.non_finite = true;
+      result.non_finite_step = step_;
+      break;
+    }
+    auto params = model_.parameters();
+    auto grads = torch::autograd::grad({loss}, params);
+    lap("backward");
+    torch::Tensor norm;
+    {
+      torch::NoGradGuard no_grad;
+      std::vector<torch::Tensor> norms;
+      for (auto& g : grads) norms.push_back(g.norm(2).to(torch::kFloat32));
+      norm = torch::stack(norms).norm(2);
+    }
+    const double grad_norm = norm.item<double>();
+    if (!std::isfinite(grad_norm)) {
+      result.non_finite = true;
+      result.non_finite_step = step_;
+      break;
+    }
+    if (options_.clip_norm > 0 && grad_norm > options_.clip_norm) {
+      torch::NoGradGuard no_grad;
+      const double scale = options_.clip_norm / (grad_norm + 1e-6);
+      for (auto& g : grads) g.mul_(scale);
+    }
+    const double lr = lr_at(step_);
+    apply_update(grads, lr);
+    lap("update");
+    if (profile) std::fprintf(stderr, "\n");
+    ++steps;
+    loss_sum += loss_value;
+    pr.step = step_;
+    pr.examples += static_cast<int64_t>(rows.size());
+    pr.loss = loss_value;
+    pr.mean_loss = loss_sum / steps;
+    pr.lr = lr;
+    pr.grad_norm = grad_norm;
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    pr.examples_per_second = seconds > 0 ? pr.examples / seconds : 0;
+    if (progress) progress(pr);
+    lap("report");
+  }
+  return result;
+}
+
+torch::Tensor Trainer::evaluate_loss(const TrainingData& data, int64_t batch_size) const {
+  data.validate(model_.config());
+  torch::NoGradGuard no_grad;
+  const bool was_training = model_.training();
+  if (was_training) throw std::logic_error("evaluate_loss during training");
+  const auto plan = plan_batches(data, batch_size, 0, false);
+  auto out = torch::zeros({data.size()}, torch::kFloat32);
+  for (const auto& rows : plan) {
+    auto batch = gather_batch(data, rows, model_.device(), model_.config().whole_word_embeddings);
+    torch::Tensor losses;
+    {
+      Autocast autocast(options_.bf16_autocast);
+      losses = forward(model_, batch).loss_per_example.to(torch::kCPU, torch::kFloat32);
+    }
+    out.index_put_({torch::tensor(rows, torch::kLong)}, losses);
+  }
+  return out;
+}
+
+void Trainer::set_state(int64_t step, std::vector<AdamMoments> moments) {
+  if (step < 0) throw std::invalid_argument("optimizer state: step must be >= 0");
+  const auto names = model_.names();
+  if (moments.size() != names.size())
+    throw std::invalid_argument("optimizer state: " + std::to_string(moments.size()) + " tensors, the model has " +
+                                std::to_string(names.size()));
+  for (size_t i = 0; i < names.size(); ++i) {
+    const auto& p = model_.param(names[i]);
+    for (auto* t : {&moments[i].exp_avg, &moments[i].exp_avg_sq}) {
+      if (t->sizes() != p.sizes())
+        throw std::invalid_argument("optimizer state for " + names[i] + ": shape " + c10::str(t->sizes()) +
+                                    ", the model's is " + c10::str(p.sizes()));
+      *t = t->to(p.device(), p.scalar_type()).contiguous();
+    }
+  }
+  moments_ = std::move(moments);
+  step_ = step;
+}
+
+}  // namespace paprec

@@ -1,0 +1,91 @@
+// Backbone training: teacher-forced P5 loss, AdamW with decoupled weight decay, linear warm-up then linear decay,
+// global gradient-norm clipping, dropout on. Reproducible on CPU: the batch plan comes from (seed, epoch) and the
+// dropout generator is re-seeded from (seed, step) before every step, so a run resumed from a saved state takes
+// exactly the steps an uninterrupted run takes.
+#pragma once
+#include <torch/torch.h>
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "engine/train_data.h"
+#include "model/t5.h"
+
+namespace paprec {
+
+struct TrainOptions {
+  double lr = 1e-3;
+  double weight_decay = 0.01;
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  int64_t warmup_steps = 0;
+  int64_t total_steps = 0;  // 0: constant lr after warm-up
+  double clip_norm = 1.0;   // <= 0: no clipping
+  uint64_t seed = 0;
+  bool bf16_autocast = false;  // CUDA only: matmuls in bf16, weights and optimizer state in fp32
+};
+
+struct EpochOptions {
+  int64_t epoch = 0;
+  int64_t batch_size = 64;
+  int64_t start_batch = 0;     // skip the first batches of the plan (resume inside an epoch)
+  int64_t nan_at_step = -1;    // test hook: make the loss of this global step NaN
+};
+
+struct StepProgress {
+  int64_t step = 0;          // global optimizer steps taken
+  int64_t batch = 0;         // batches of this epoch done (including skipped ones)
+  int64_t batches = 0;       // batches in this epoch's plan
+  int64_t examples = 0;      // examples trained on in this call
+  double loss = 0;           // this step's batch loss
+  double mean_loss = 0;      // mean over this call's steps
+  double examples_per_second = 0;
+  double lr = 0;
+  double grad_norm = 0;
+};
+
+struct EpochResult {
+  StepProgress last;
+  bool stopped = false;      // the stop flag ended the epoch early
+  bool non_finite = false;   // a loss or gradient was NaN / infinite; that step was not applied
+  int64_t non_finite_step = -1;
+};
+
+// The AdamW moments of one parameter.
+struct AdamMoments {
+  torch::Tensor exp_avg, exp_avg_sq;
+};
+
+class Trainer {
+ public:
+  Trainer(P5Model& model, const TrainOptions& options);
+
+  const TrainOptions& options() const { return options_; }
+  int64_t step() const { return step_; }
+  double lr_at(int64_t step) const;
+
+  // One pass over `data`'s batch plan for `epoch`. `progress` is called after every step (from this thread).
+  // Checks `stop` between steps. The model is in training mode during the call and back in eval mode after.
+  EpochResult run_epoch(const TrainingData& data, const EpochOptions& epoch, const std::atomic<bool>& stop,
+                        const std::function<void(const StepProgress&)>& progress);
+
+  // Per-example P5 loss with dropout off, in data order.
+  torch::Tensor evaluate_loss(const TrainingData& data, int64_t batch_size) const;
+
+  // Optimizer state by parameter name (float32, CPU), for checkpoints.
+  std::vector<std::string> names() const { return model_.names(); }
+  const std::vector<AdamMoments>& moments() const { return moments_; }
+  void set_state(int64_t step, std::vector<AdamMoments> moments);
+
+ private:
+  void apply_update(const std::vector<torch::Tensor>& grads, double lr);
+
+  P5Model& model_;
+  TrainOptions options_;
+  int64_t step_ = 0;
+  std::vector<AdamMoments> moments_;   // in model_.names() order
+  std::vector<bool> decay_;            // weight decay applies (not to layer norms)
+};
+
+}  // namespace paprec

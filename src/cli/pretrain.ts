@@ -1,0 +1,146 @@
+import cliProgress from 'cli-progress';
+import type { Argv, CommandModule } from 'yargs';
+import { PaprecError } from '../errors.js';
+import { pretrain, type PretrainEvent, PRETRAIN_TASKS } from '../train/index.js';
+import type { Task } from '../types.js';
+
+interface PretrainArgs {
+  data: string;
+  tokenizer: string;
+  config: string;
+  epochs: number;
+  batch: number;
+  lr: number;
+  tasks: string;
+  'max-users'?: number;
+  device: string;
+  bf16: boolean;
+  seed: number;
+  overwrite: boolean;
+  resume: boolean;
+  'warmup-ratio': number;
+  'weight-decay': number;
+  'clip-norm': number;
+  'windows-per-user': number;
+  'val-users': number;
+  'val-beams': number;
+  out: string;
+}
+
+function parseTasks(text: string): Task[] {
+  const tasks = text.split(',').map((t) => t.trim()).filter((t) => t !== '');
+  for (const t of tasks) {
+    if (!(PRETRAIN_TASKS as readonly string[]).includes(t)) throw new PaprecError(`--tasks: unknown task "${t}"; known: ${PRETRAIN_TASKS.join(', ')}`);
+  }
+  return tasks as Task[];
+}
+
+/** A progress bar on stderr: loss and examples/s per step, one summary line per epoch. */
+function progressBar(): { onEvent: (e: PretrainEvent) => void; stop: () => void } {
+  const bar = new cliProgress.SingleBar(
+    { format: 'epoch {epoch} [{bar}] {value}/{total} | loss {loss} | {eps} ex/s | lr {lr}', stream: process.stderr, hideCursor: true },
+    cliProgress.Presets.shades_classic,
+  );
+  let active = false;
+  const onEvent = (e: PretrainEvent) => {
+    if (e.type === 'start') {
+      process.stderr.write(`pretrain: ${e.parameters.toLocaleString('en-US')} parameters, ${e.examplesPerEpoch} examples / ${e.stepsPerEpoch} steps per epoch\n`);
+    } else if (e.type === 'step') {
+      const p = e.progress;
+      const payload = { epoch: e.epoch + 1, loss: p.loss.toFixed(4), eps: p.examplesPerSecond.toFixed(0), lr: p.lr.toExponential(2) };
+      if (!active) {
+        bar.start(p.batches, p.batch, payload);
+        active = true;
+      }
+      bar.update(p.batch, payload);
+    } else if (e.type === 'epoch') {
+      if (active) bar.stop();
+      active = false;
+      const v = e.validation;
+      const metrics = v.hr5 !== undefined ? ` HR@5 ${v.hr5.toFixed(4)} NDCG@5 ${(v.ndcg5 ?? 0).toFixed(4)}` : '';
+      process.stderr.write(
+        `epoch ${e.epoch + 1}: train loss ${e.trainLoss.toFixed(4)}, validation loss ${v.loss.toFixed(4)}${metrics}, ` +
+          `${e.examplesPerSecond.toFixed(0)} ex/s, ${e.seconds.toFixed(0)} s${e.best ? ' (best, saved)' : ''}\n`,
+      );
+    } else if (e.type === 'stopped') {
+      if (active) bar.stop();
+      active = false;
+      process.stderr.write(`stopped at epoch ${e.epoch + 1}, batch ${e.batch} (step ${e.step}); state saved: continue with --resume\n`);
+    }
+  };
+  return { onEvent, stop: () => active && bar.stop() };
+}
+
+/** `paprec pretrain`: train a P5 backbone on a P5 data folder (multi-task, seen prompts only). */
+export const pretrainCommand: CommandModule<object, PretrainArgs> = {
+  command: 'pretrain',
+  describe: 'Train a P5 backbone on a P5 data folder (sequential / matching / explanation, seen prompts only)',
+  builder: (y: Argv) =>
+    y
+      .option('data', { type: 'string', demandOption: true, describe: 'P5 data folder' })
+      .option('tokenizer', { type: 'string', demandOption: true, describe: 'tokenizer.json or spiece.model' })
+      .option('config', { type: 'string', default: 'p5-tiny', describe: 'p5-tiny | p5-mini | p5-small | p5-base | config.json' })
+      .option('epochs', { type: 'number', default: 10 })
+      .option('batch', { type: 'number', default: 128, describe: 'examples per step' })
+      .option('lr', { type: 'number', default: 1e-3, describe: 'peak learning rate (AdamW)' })
+      .option('tasks', { type: 'string', default: 'sequential,matching', describe: `comma-separated: ${PRETRAIN_TASKS.join(', ')}` })
+      .option('max-users', { type: 'number', describe: 'train on users 1..N only' })
+      .option('device', { type: 'string', default: 'auto', describe: 'cpu | cuda | cuda:N | auto' })
+      .option('bf16', { type: 'boolean', default: false, describe: 'bf16 autocast (CUDA only)' })
+      .option('seed', { type: 'number', default: 1 })
+      .option('overwrite', { type: 'boolean', default: false, describe: 'replace a non-empty output folder' })
+      .option('resume', { type: 'boolean', default: false, describe: 'continue the run saved in the output folder' })
+      .option('warmup-ratio', { type: 'number', default: 0.05, describe: 'linear warm-up, as a fraction of all steps' })
+      .option('weight-decay', { type: 'number', default: 0.01 })
+      .option('clip-norm', { type: 'number', default: 1.0, describe: 'gradient-norm clip (0: off)' })
+      .option('windows-per-user', { type: 'number', default: 1, describe: 'sequential training windows per user per epoch' })
+      .option('val-users', { type: 'number', default: 1000, describe: 'users in the validation sample' })
+      .option('val-beams', { type: 'number', default: 5, describe: 'beams for validation HR@5 / NDCG@5 (0: loss only)' })
+      .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'output folder' }) as unknown as Argv<PretrainArgs>,
+  handler: async (args) => {
+    const controller = new AbortController();
+    let interrupts = 0;
+    const onSigint = () => {
+      interrupts += 1;
+      if (interrupts > 1) process.exit(130);
+      process.stderr.write('\ninterrupt: stopping after this step and saving the state (Ctrl-C again to quit now)\n');
+      controller.abort();
+    };
+    process.on('SIGINT', onSigint);
+    const bar = progressBar();
+    try {
+      const r = await pretrain(
+        {
+          data: args.data,
+          tokenizer: args.tokenizer,
+          config: args.config,
+          out: args.out,
+          epochs: args.epochs,
+          batchSize: args.batch,
+          lr: args.lr,
+          tasks: parseTasks(args.tasks),
+          ...(args['max-users'] !== undefined ? { maxUsers: args['max-users'] } : {}),
+          device: args.device,
+          bf16: args.bf16,
+          seed: args.seed,
+          overwrite: args.overwrite,
+          resume: args.resume,
+          warmupRatio: args['warmup-ratio'],
+          weightDecay: args['weight-decay'],
+          clipNorm: args['clip-norm'],
+          sequentialPerUser: args['windows-per-user'],
+          validationUsers: args['val-users'],
+          validationBeams: args['val-beams'],
+          signal: controller.signal,
+        },
+        bar.onEvent,
+      );
+      const best = r.best ? `best epoch ${r.best.epoch + 1} (validation loss ${r.best.validation.loss.toFixed(4)})` : 'no epoch finished';
+      process.stdout.write(`${r.completed ? 'trained' : 'stopped'}: ${r.outDir}, ${best}\n`);
+      if (!r.completed) process.exitCode = 130;
+    } finally {
+      bar.stop();
+      process.off('SIGINT', onSigint);
+    }
+  },
+};

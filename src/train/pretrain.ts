@@ -1,0 +1,236 @@
+/**
+ * `pretrain`: train a P5 backbone on a P5 data folder, the way P5 was trained (multi-task, seen prompts only).
+ *
+ * Output folder:
+ *   config.json, model.safetensors, tokenizer.json  the BEST epoch by validation (HR@5 + NDCG@5 when a ranker is
+ *                                                    given, then validation loss): what `Backbone.load(out)` reads
+ *   train_log.jsonl                                  one JSON line per event (start, epoch, stop, non-finite loss)
+ *   train_state/                                     the LAST state (weights, AdamW moments, epoch / batch / step),
+ *                                                    written atomically after every epoch and on stop; `resume`
+ *                                                    continues from it and reproduces an uninterrupted run on CPU
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { PaprecError, fail } from '../errors.js';
+import { Backbone } from '../backbone/backbone.js';
+import { PRESETS, resolveConfig, type P5Config } from '../checkpoint/index.js';
+import { loadDataset } from '../data/dataset.js';
+import { SegmentEncoder } from '../prompts/segmentEncoder.js';
+import { loadTokenizer } from '../tokenizer/load.js';
+import type { Task } from '../types.js';
+import { exists } from '../util/fs.js';
+import { epochExamples, packTrainData, PRETRAIN_TASKS } from './data.js';
+import { hasTrainState, identityMismatch, loadTrainState, saveTrainState, stateDir, type RunIdentity } from './state.js';
+import { BackboneTrainer, type TrainProgress } from './trainer.js';
+import { beamRanker } from './ranker.js';
+import { isBetter, validate, validationSet, type Ranker, type Validation } from './validate.js';
+
+export interface PretrainOptions {
+  data: string;
+  tokenizer: string;
+  /** A preset (p5-tiny, p5-mini, p5-small, p5-base: vocabulary taken from the tokenizer), a config.json path or an object. */
+  config: string | Record<string, unknown>;
+  out: string;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  tasks?: Task[];
+  maxUsers?: number;
+  device?: string;
+  /** bf16 autocast (CUDA only). */
+  bf16?: boolean;
+  /** Seeds the initial weights, the epochs' examples, the batch order and dropout (default 1). */
+  seed?: number;
+  overwrite?: boolean;
+  resume?: boolean;
+  /** Warm-up as a fraction of all steps (default 0.05, P5's). */
+  warmupRatio?: number;
+  weightDecay?: number;
+  clipNorm?: number;
+  /** Sequential training windows per user per epoch (default 1). */
+  sequentialPerUser?: number;
+  /** Users in the validation sample (default 1000). */
+  validationUsers?: number;
+  /** Beams for validation HR@5 / NDCG@5 (default 5, the surrogate's; 0 measures the loss only). */
+  validationBeams?: number;
+  /** Another ranker for validation (default: beam search on the evaluation engine). */
+  ranker?: Ranker;
+  /** Stop after the current step (Ctrl-C): the state is saved and `resume` continues exactly. */
+  signal?: AbortSignal;
+  /** Test hook: poison the loss of this global step. */
+  nanAtStep?: number;
+}
+
+export type PretrainEvent =
+  | { type: 'start'; epochs: number; startEpoch: number; examplesPerEpoch: number; stepsPerEpoch: number; totalSteps: number; parameters: number }
+  | { type: 'step'; epoch: number; progress: TrainProgress }
+  | { type: 'epoch'; epoch: number; trainLoss: number; validation: Validation; best: boolean; seconds: number; examplesPerSecond: number }
+  | { type: 'stopped'; epoch: number; batch: number; step: number };
+
+export interface PretrainResult {
+  outDir: string;
+  completed: boolean;
+  epochsRun: number;
+  best: { epoch: number; validation: Validation } | null;
+  history: Array<{ epoch: number; trainLoss: number; validation: Validation; seconds: number; examplesPerSecond: number }>;
+}
+
+const OUTPUTS = ['config.json', 'model.safetensors', 'tokenizer.json', 'train_log.jsonl'];
+
+function positiveInt(v: number | undefined, what: string): void {
+  if (v !== undefined && (!Number.isInteger(v) || v < 1)) fail('pretrain', `${what} must be a positive integer, got ${v}`);
+}
+
+/** Preset: the tokenizer's vocabulary. A config file or object: its vocabulary must be the tokenizer's. */
+export function pretrainConfig(config: PretrainOptions['config'], vocabSize: number, tokenizerFile: string): P5Config {
+  if (typeof config === 'string' && PRESETS[config]) return resolveConfig(config, { vocabSize });
+  const c = resolveConfig(config);
+  if (c.vocabSize !== vocabSize) {
+    fail(typeof config === 'string' ? config : 'config', `vocab_size ${c.vocabSize} does not match the tokenizer ${tokenizerFile} (${vocabSize} tokens)`);
+  }
+  return c;
+}
+
+async function prepareOutDir(out: string, overwrite: boolean, resume: boolean): Promise<void> {
+  if (resume) {
+    if (!hasTrainState(out)) fail(out, `nothing to resume: no ${path.join('train_state', 'state.json')} (run without --resume first)`);
+    return;
+  }
+  if (exists(out)) {
+    const entries = await fsp.readdir(out).catch(() => fail(out, 'output path exists and is not a folder'));
+    if (entries.length > 0 && !overwrite) fail(out, 'output folder exists and is not empty; pass --overwrite to replace it, or --resume to continue it');
+    for (const f of OUTPUTS) await fsp.rm(path.join(out, f), { force: true });
+    await fsp.rm(stateDir(out), { recursive: true, force: true });
+  }
+  await fsp.mkdir(out, { recursive: true });
+}
+
+export async function pretrain(opts: PretrainOptions, onEvent: (e: PretrainEvent) => void = () => {}): Promise<PretrainResult> {
+  positiveInt(opts.epochs, 'epochs');
+  positiveInt(opts.batchSize, 'batch size');
+  positiveInt(opts.maxUsers, 'max users');
+  if (!(opts.lr > 0) || !Number.isFinite(opts.lr)) fail('pretrain', `learning rate must be a positive number, got ${opts.lr}`);
+  if (opts.overwrite && opts.resume) fail('pretrain', '--overwrite and --resume exclude each other');
+  const tasks: Task[] = [...new Set<Task>(opts.tasks ?? ['sequential', 'matching'])];
+  for (const t of tasks) if (!PRETRAIN_TASKS.includes(t)) fail('pretrain', `unknown task "${t}"; known: ${PRETRAIN_TASKS.join(', ')}`);
+  const seed = opts.seed ?? 1;
+
+  const tokenizer = await loadTokenizer(opts.tokenizer);
+  const config = pretrainConfig(opts.config, tokenizer.vocabSize, opts.tokenizer);
+  const dataset = await loadDataset(opts.data, opts.maxUsers !== undefined ? { maxUsers: opts.maxUsers } : {});
+  if (tasks.includes('explanation') && !dataset.reviews) fail(opts.data, 'task explanation needs exp_splits.pkl in the data folder');
+  await prepareOutDir(opts.out, opts.overwrite ?? false, opts.resume ?? false);
+
+  const encoder = new SegmentEncoder(tokenizer);
+  const sequentialPerUser = opts.sequentialPerUser ?? 1;
+  const epochData = (epoch: number) =>
+    packTrainData(epochExamples(dataset, { tasks, epoch, seed, sequentialPerUser }), tokenizer, encoder);
+  let data = epochData(0);
+  const examplesPerEpoch = data.inputOffsets.length - 1;
+  const stepsPerEpoch = Math.ceil(examplesPerEpoch / opts.batchSize);
+  const totalSteps = stepsPerEpoch * opts.epochs;
+  const identity: RunIdentity = {
+    config,
+    tasks,
+    seed,
+    batchSize: opts.batchSize,
+    lr: opts.lr,
+    epochs: opts.epochs,
+    maxUsers: opts.maxUsers ?? null,
+    sequentialPerUser,
+    weightDecay: opts.weightDecay ?? 0.01,
+    clipNorm: opts.clipNorm ?? 1.0,
+    warmupSteps: Math.round((opts.warmupRatio ?? 0.05) * totalSteps),
+    totalSteps,
+  };
+
+  const backbone = await Backbone.create(config, { device: opts.device ?? 'cpu', seed });
+  const logFile = path.join(opts.out, 'train_log.jsonl');
+  const log = (record: Record<string, unknown>) => fsp.appendFile(logFile, `${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`);
+  try {
+    const trainer = new BackboneTrainer(backbone, {
+      lr: opts.lr,
+      weightDecay: identity.weightDecay,
+      clipNorm: identity.clipNorm,
+      warmupSteps: identity.warmupSteps,
+      totalSteps,
+      seed,
+      bf16: opts.bf16 ?? false,
+    });
+    let startEpoch = 0;
+    let startBatch = 0;
+    let best: { epoch: number; validation: Validation } | null = null;
+    if (opts.resume) {
+      const saved = await loadTrainState(opts.out);
+      const where = path.join(stateDir(opts.out), 'state.json');
+      const diff = identityMismatch(saved.state.identity, identity);
+      if (diff) fail(where, `this state belongs to another run (${diff}); resume with the same options or start a new folder`);
+      backbone.setTensors(saved.weights);
+      trainer.setState(saved.optimizer, where);
+      startEpoch = saved.state.epoch;
+      startBatch = saved.state.batch;
+      best = saved.state.best;
+    }
+    const parameters = backbone.native.shapes().reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0);
+    onEvent({ type: 'start', epochs: opts.epochs, startEpoch, examplesPerEpoch, stepsPerEpoch, totalSteps, parameters });
+    await log({ event: opts.resume ? 'resume' : 'start', epoch: startEpoch, batch: startBatch, identity, examplesPerEpoch, parameters });
+
+    const valSet = validationSet(dataset, tokenizer, Math.min(opts.validationUsers ?? 1000, dataset.users.length));
+    const evalBatch = Math.max(opts.batchSize, 64);
+    const beams = opts.validationBeams ?? 5;
+    const ranker = opts.ranker ?? beamRanker;
+    const history: PretrainResult['history'] = [];
+    const onAbort = () => trainer.stop();
+    opts.signal?.addEventListener('abort', onAbort);
+    if (opts.signal?.aborted) trainer.stop();
+    const saveState = async (epoch: number, batch: number) =>
+      saveTrainState(
+        opts.out,
+        { identity, epoch, batch, step: trainer.step, best },
+        await backbone.tensors(),
+        await trainer.state(),
+      );
+    try {
+      for (let epoch = startEpoch; epoch < opts.epochs; epoch++) {
+        if (epoch !== 0) data = epochData(epoch);
+        const started = Date.now();
+        const r = await trainer.runEpoch(
+          data,
+          { epoch, batchSize: opts.batchSize, startBatch: epoch === startEpoch ? startBatch : 0, ...(opts.nanAtStep !== undefined ? { nanAtStep: opts.nanAtStep } : {}) },
+          (progress) => onEvent({ type: 'step', epoch, progress }),
+        );
+        if (r.nonFinite) {
+          await log({ event: 'non-finite-loss', epoch, step: r.nonFiniteStep });
+          throw new PaprecError(
+            `pretrain: the loss became NaN or infinite at step ${r.nonFiniteStep} (epoch ${epoch + 1}); training stopped. ` +
+              `${best ? `The best model so far (epoch ${best.epoch + 1}) is in ${opts.out}` : `No epoch finished, so ${opts.out} holds no model`}` +
+              `${epoch > 0 || startEpoch > 0 ? `, and train_state/ holds the last good epoch` : ''}. Lower the learning rate (--lr) and start again.`,
+          );
+        }
+        if (r.stopped) {
+          await saveState(epoch, r.batch);
+          await log({ event: 'stopped', epoch, batch: r.batch, step: r.step });
+          onEvent({ type: 'stopped', epoch, batch: r.batch, step: r.step });
+          return { outDir: opts.out, completed: false, epochsRun: epoch - startEpoch, best, history };
+        }
+        const validation = await validate(trainer, valSet, { batchSize: evalBatch, ...(beams > 0 ? { ranker, beams } : {}) });
+        const seconds = (Date.now() - started) / 1000;
+        const improved = isBetter(validation, best?.validation);
+        if (improved) {
+          best = { epoch, validation };
+          await backbone.save(opts.out, { extraFiles: { 'tokenizer.json': tokenizer.toJSON() } });
+        }
+        const entry = { epoch, trainLoss: r.meanLoss, validation, seconds, examplesPerSecond: r.examplesPerSecond };
+        history.push(entry);
+        await log({ event: 'epoch', ...entry, step: r.step, lr: r.lr, best: improved });
+        await saveState(epoch + 1, 0);
+        onEvent({ type: 'epoch', epoch, trainLoss: r.meanLoss, validation, best: improved, seconds, examplesPerSecond: r.examplesPerSecond });
+      }
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
+    }
+    return { outDir: opts.out, completed: true, epochsRun: opts.epochs - startEpoch, best, history };
+  } finally {
+    backbone.dispose();
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * The resume state of `paprec pretrain`, in `<out>/train_state/`: the weights and the AdamW moments (safetensors)
+ * plus `state.json` (epoch, batch inside the epoch, optimizer step, the run's options, the best validation so far).
+ * Randomness is keyed on (seed, epoch, step), so these numbers are the whole RNG state.
+ *
+ * Atomic commit: the tensor files get fresh names, then state.json (written atomically) points at them, then the
+ * previous files are removed. A crash at any moment leaves a state.json whose files exist.
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { fail } from '../errors.js';
+import { readSafetensors, encodeSafetensors, type P5Config, type Tensor } from '../checkpoint/index.js';
+import { exists, readFileOrFail, writeFileAtomic } from '../util/fs.js';
+import type { OptimizerState } from './trainer.js';
+
+export const STATE_DIR = 'train_state';
+export const STATE_FILE = 'state.json';
+
+/** What must match for a run to continue another: the model and everything that shapes the data and the steps. */
+export interface RunIdentity {
+  config: P5Config;
+  tasks: string[];
+  seed: number;
+  batchSize: number;
+  lr: number;
+  epochs: number;
+  maxUsers: number | null;
+  sequentialPerUser: number;
+  weightDecay: number;
+  clipNorm: number;
+  warmupSteps: number;
+  totalSteps: number;
+}
+
+export interface TrainState {
+  version: 1;
+  identity: RunIdentity;
+  /** The epoch to run next (0-based) and the batch inside it to start from. */
+  epoch: number;
+  batch: number;
+  step: number;
+  /** The best validation so far (its weights are the model files of the output folder). */
+  best: { epoch: number; validation: { loss: number; hr5?: number; ndcg5?: number } } | null;
+  weightsFile: string;
+  optimizerFile: string;
+}
+
+export function stateDir(outDir: string): string {
+  return path.join(outDir, STATE_DIR);
+}
+
+export async function saveTrainState(
+  outDir: string,
+  s: Omit<TrainState, 'version' | 'weightsFile' | 'optimizerFile'>,
+  weights: Map<string, Tensor>,
+  optimizer: OptimizerState,
+): Promise<void> {
+  const dir = stateDir(outDir);
+  await fsp.mkdir(dir, { recursive: true });
+  const tag = `e${s.epoch}-b${s.batch}-s${s.step}`;
+  const weightsFile = `weights-${tag}.safetensors`;
+  const optimizerFile = `optimizer-${tag}.safetensors`;
+  await writeFileAtomic(path.join(dir, weightsFile), encodeSafetensors(weights));
+  const moments: [string, Tensor][] = [];
+  for (const [n, t] of optimizer.expAvg) moments.push([`exp_avg.${n}`, t]);
+  for (const [n, t] of optimizer.expAvgSq) moments.push([`exp_avg_sq.${n}`, t]);
+  await writeFileAtomic(path.join(dir, optimizerFile), encodeSafetensors(moments, { step: String(optimizer.step) }));
+  const state: TrainState = { version: 1, ...s, weightsFile, optimizerFile };
+  await writeFileAtomic(path.join(dir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
+  for (const f of await fsp.readdir(dir)) {
+    if (f !== STATE_FILE && f !== weightsFile && f !== optimizerFile) await fsp.rm(path.join(dir, f), { force: true });
+  }
+}
+
+export function hasTrainState(outDir: string): boolean {
+  return exists(path.join(stateDir(outDir), STATE_FILE));
+}
+
+export interface LoadedTrainState {
+  state: TrainState;
+  weights: Map<string, Tensor>;
+  optimizer: OptimizerState;
+}
+
+export async function loadTrainState(outDir: string): Promise<LoadedTrainState> {
+  const dir = stateDir(outDir);
+  const file = path.join(dir, STATE_FILE);
+  const text = (await readFileOrFail(file, 'training state (from an earlier `paprec pretrain` run)')).toString('utf8');
+  let state: TrainState;
+  try {
+    state = JSON.parse(text) as TrainState;
+  } catch (err) {
+    fail(file, `not valid JSON (${(err as Error).message})`);
+  }
+  if (state.version !== 1 || typeof state.epoch !== 'number' || typeof state.weightsFile !== 'string') {
+    fail(file, 'not a paprec training state (version 1 with epoch, weightsFile, optimizerFile)');
+  }
+  const weights = await readSafetensors(path.join(dir, state.weightsFile));
+  const moments = await readSafetensors(path.join(dir, state.optimizerFile));
+  const expAvg = new Map<string, Tensor>();
+  const expAvgSq = new Map<string, Tensor>();
+  for (const [name, t] of moments) {
+    const plain = { shape: t.shape, data: t.data };
+    if (name.startsWith('exp_avg_sq.')) expAvgSq.set(name.slice('exp_avg_sq.'.length), plain);
+    else if (name.startsWith('exp_avg.')) expAvg.set(name.slice('exp_avg.'.length), plain);
+    else fail(path.join(dir, state.optimizerFile), `unexpected tensor ${name}`);
+  }
+  const w = new Map<string, Tensor>();
+  for (const [n, t] of weights) w.set(n, { shape: t.shape, data: t.data });
+  return { state, weights: w, optimizer: { step: state.step, expAvg, expAvgSq } };
+}
+
+/** The first field where a saved run differs from this one, as a message; undefined when they match. */
+export function identityMismatch(saved: RunIdentity, now: RunIdentity): string | undefined {
+  const a = saved.config as unknown as Record<string, unknown>;
+  const b = now.config as unknown as Record<string, unknown>;
+  for (const k of Object.keys(b)) {
+    if (JSON.stringify(a[k]) !== JSON.stringify(b[k])) return `model config ${k}: saved ${JSON.stringify(a[k])}, now ${JSON.stringify(b[k])}`;
+  }
+  const sa = saved as unknown as Record<string, unknown>;
+  const nb = now as unknown as Record<string, unknown>;
+  for (const k of Object.keys(nb)) {
+    if (k === 'config') continue;
+    if (JSON.stringify(sa[k]) !== JSON.stringify(nb[k])) return `${k}: saved ${JSON.stringify(sa[k])}, now ${JSON.stringify(nb[k])}`;
+  }
+  return undefined;
+}

@@ -1,0 +1,124 @@
+/**
+ * BackboneTrainer: AdamW training of a Backbone in the engine. One `runEpoch` call trains on a whole epoch of
+ * examples (uploaded once, batched by length in C++), reporting each step; `stop()` ends it between steps.
+ */
+import { PaprecError } from '../errors.js';
+import type { Backbone } from '../backbone/backbone.js';
+import type { Tensor } from '../checkpoint/index.js';
+import { native, type NativeEpochResult, type NativeTrainData, type NativeTrainer, type NativeTrainProgress } from '../native.js';
+
+export type TrainData = NativeTrainData;
+export type TrainProgress = NativeTrainProgress;
+export type EpochResult = NativeEpochResult;
+
+export interface TrainerOptions {
+  lr: number;
+  /** Decoupled weight decay, not applied to layer norms (default 0.01, P5's). */
+  weightDecay?: number;
+  warmupSteps?: number;
+  /** Steps of the whole run: the learning rate decays linearly to 0 at this step (0: constant after warm-up). */
+  totalSteps?: number;
+  /** Global gradient-norm clip (default 1.0; 0 turns it off). */
+  clipNorm?: number;
+  seed?: number;
+  /** CUDA only: bf16 autocast, fp32 weights and optimizer state. */
+  bf16?: boolean;
+}
+
+/** AdamW state by parameter name: first and second moments, and the number of steps taken. */
+export interface OptimizerState {
+  step: number;
+  expAvg: Map<string, Tensor>;
+  expAvgSq: Map<string, Tensor>;
+}
+
+function nativeError(err: unknown, what: string): never {
+  if (err instanceof PaprecError) throw err;
+  throw new PaprecError(`${what}: ${(err as Error).message}`);
+}
+
+export class BackboneTrainer {
+  private readonly handle: NativeTrainer;
+
+  constructor(
+    readonly backbone: Backbone,
+    readonly options: TrainerOptions,
+  ) {
+    try {
+      this.handle = new (native().NativeTrainer)(backbone.native, options);
+    } catch (err) {
+      nativeError(err, 'trainer');
+    }
+  }
+
+  /** Optimizer steps taken so far. */
+  get step(): number {
+    return this.handle.step();
+  }
+
+  lrAt(step: number): number {
+    return this.handle.lrAt(step);
+  }
+
+  /**
+   * Train on `data` for one epoch. The batch plan depends on (seed, epoch) only; `startBatch` skips the first
+   * batches (resuming inside an epoch). `nanAtStep` is a test hook that poisons that global step's loss.
+   */
+  async runEpoch(
+    data: TrainData,
+    opts: { epoch: number; batchSize: number; startBatch?: number; nanAtStep?: number },
+    onProgress?: (p: TrainProgress) => void,
+  ): Promise<EpochResult> {
+    try {
+      return await this.handle.runEpoch(data, opts, onProgress);
+    } catch (err) {
+      nativeError(err, 'training');
+    }
+  }
+
+  /** Per-example P5 loss with dropout off. */
+  async evaluateLoss(data: TrainData, batchSize = 64): Promise<Float32Array> {
+    try {
+      return await this.handle.evaluateLoss(data, batchSize);
+    } catch (err) {
+      nativeError(err, 'validation loss');
+    }
+  }
+
+  /** Ask a running epoch to stop after its current step (sticky until `clearStop`). */
+  stop(): void {
+    this.handle.stop();
+  }
+
+  clearStop(): void {
+    this.handle.clearStop();
+  }
+
+  async state(): Promise<OptimizerState> {
+    const shapes = this.backbone.native.shapes();
+    const s = await this.handle.getState();
+    const avg = new Map<string, Tensor>();
+    const sq = new Map<string, Tensor>();
+    s.names.forEach((n, i) => {
+      avg.set(n, { shape: shapes[i]!, data: s.expAvg[i]! });
+      sq.set(n, { shape: shapes[i]!, data: s.expAvgSq[i]! });
+    });
+    return { step: s.step, expAvg: avg, expAvgSq: sq };
+  }
+
+  /** Restore a saved state; every parameter must be present with the model's shape. */
+  setState(state: OptimizerState, where = 'optimizer state'): void {
+    const names = this.backbone.native.names();
+    const pick = (m: Map<string, Tensor>, kind: string) =>
+      names.map((n) => {
+        const t = m.get(n);
+        if (!t) throw new PaprecError(`${where}: no ${kind} for tensor ${n}`);
+        return t.data;
+      });
+    try {
+      this.handle.setState({ step: state.step, expAvg: pick(state.expAvg, 'exp_avg'), expAvgSq: pick(state.expAvgSq, 'exp_avg_sq') });
+    } catch (err) {
+      nativeError(err, where);
+    }
+  }
+}

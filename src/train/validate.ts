@@ -1,0 +1,50 @@
+/**
+ * Validation during pretraining: the P5 loss on the validation split of the sequential task under the seen prompt
+ * 2-3 and, when a ranker is given (beam search), HR@5 / NDCG@5 of the same examples (REFERENCE.md §4 surrogate).
+ */
+import type { Backbone } from '../backbone/backbone.js';
+import { hitRate, ndcg } from '../metrics/ranking.js';
+import { buildExampleSet } from '../prompts/exampleSet.js';
+import { manualPrompt } from '../prompts/manual.js';
+import type { Dataset, ExampleSet, Tokenizer } from '../types.js';
+import { trainDataOfExampleSet } from './data.js';
+import type { BackboneTrainer } from './trainer.js';
+
+/** 1-based rank of each row's target among the top-k generated sequences, 0 when missed. */
+export type Ranker = (backbone: Backbone, set: ExampleSet, opts: { beams: number; topK: number }) => Promise<Int32Array>;
+
+export interface Validation {
+  loss: number;
+  hr5?: number;
+  ndcg5?: number;
+}
+
+export function validationSet(ds: Dataset, tokenizer: Tokenizer, users: number): ExampleSet {
+  return buildExampleSet(ds, tokenizer, { task: 'sequential', split: 'val', prompt: manualPrompt('2-3'), maxUsers: users });
+}
+
+export async function validate(
+  trainer: BackboneTrainer,
+  set: ExampleSet,
+  opts: { batchSize: number; ranker?: Ranker; beams?: number },
+): Promise<Validation> {
+  const losses = await trainer.evaluateLoss(trainDataOfExampleSet(set), opts.batchSize);
+  let sum = 0;
+  for (const l of losses) sum += l;
+  const out: Validation = { loss: sum / Math.max(1, losses.length) };
+  if (opts.ranker) {
+    const ranks = await opts.ranker(trainer.backbone, set, { beams: opts.beams ?? 5, topK: 5 });
+    out.hr5 = hitRate(ranks, 5);
+    out.ndcg5 = ndcg(ranks, 5);
+  }
+  return out;
+}
+
+/** The ordering of validations: HR@5 + NDCG@5 first (when measured), lower loss breaks ties. */
+export function isBetter(a: Validation, b: Validation | undefined): boolean {
+  if (!b) return true;
+  const sa = (a.hr5 ?? 0) + (a.ndcg5 ?? 0);
+  const sb = (b.hr5 ?? 0) + (b.ndcg5 ?? 0);
+  if (sa !== sb) return sa > sb;
+  return a.loss < b.loss;
+}
