@@ -70,10 +70,160 @@ export interface NativeInfo {
   threads: number;
 }
 
+/** One epoch of training examples as flat rows (the ExampleSet layout): row i spans [offsets[i], offsets[i+1]). */
+export interface NativeTrainData {
+  inputIds: Int32Array;
+  inputOffsets: Int32Array;
+  wholeWordIds: Int32Array;
+  targetIds: Int32Array;
+  targetOffsets: Int32Array;
+}
+
+export interface NativeTrainOptions {
+  lr: number;
+  weightDecay?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  warmupSteps?: number;
+  totalSteps?: number;
+  clipNorm?: number;
+  seed?: number;
+  bf16?: boolean;
+}
+
+export interface NativeTrainProgress {
+  step: number;
+  batch: number;
+  batches: number;
+  examples: number;
+  loss: number;
+  meanLoss: number;
+  examplesPerSecond: number;
+  lr: number;
+  gradNorm: number;
+}
+
+export interface NativeEpochResult extends NativeTrainProgress {
+  stopped: boolean;
+  nonFinite: boolean;
+  nonFiniteStep: number;
+}
+
+export interface NativeOptimizerState {
+  step: number;
+  names?: string[];
+  expAvg: Float32Array[];
+  expAvgSq: Float32Array[];
+}
+
+export interface NativeTrainer {
+  runEpoch(
+    data: NativeTrainData,
+    opts: { epoch: number; batchSize: number; startBatch?: number; nanAtStep?: number },
+    onProgress?: (p: NativeTrainProgress) => void,
+  ): Promise<NativeEpochResult>;
+  evaluateLoss(data: NativeTrainData, batchSize: number): Promise<Float32Array>;
+  stop(): void;
+  clearStop(): void;
+  step(): number;
+  lrAt(step: number): number;
+  getState(): Promise<NativeOptimizerState & { names: string[] }>;
+  setState(state: NativeOptimizerState): void;
+}
+
+/** Generation options (HF transformers 4.x semantics; maxLength and minLength count the decoder start token). */
+export interface NativeGenerateOptions {
+  numBeams?: number;
+  numReturnSequences?: number;
+  maxLength?: number;
+  minLength?: number;
+  earlyStopping?: boolean;
+  lengthPenalty?: number;
+}
+
+export interface NativeGenerated {
+  /** [rows, length] row-major; the hypotheses of input row i are rows i*nrs .. i*nrs+nrs-1, best first. */
+  sequences: Int32Array;
+  rows: number;
+  length: number;
+  /** Beam search: length-normalised scores [rows]; greedy: null. */
+  scores: Float32Array | null;
+  /** Greedy: processed logit of each emitted token [inputRows, steps]. */
+  chosenLogits?: Float32Array;
+}
+
+/** The flat ExampleSet arrays the engine reads (src/types.ts ExampleSet). */
+export interface NativeExampleSetData {
+  size: number;
+  inputIds: Int32Array;
+  inputOffsets: Int32Array;
+  wholeWordIds: Int32Array;
+  numTaskSlots: number;
+  hasUserSlot: boolean;
+  slotPositions: Int32Array;
+  targetIds: Int32Array;
+  targetOffsets: Int32Array;
+  userIndex: Int32Array;
+  numUsers: number;
+}
+
+export interface NativeAssignment {
+  taskTokens: Int32Array;
+  userTokens?: Int32Array;
+}
+
+export interface NativeEvaluateOptions extends NativeGenerateOptions {
+  /** true: ranks of the target; false: the best generated ids. */
+  ranking?: boolean;
+  wholeWords?: boolean;
+  streams?: number;
+}
+
+export interface NativeSlotGradients {
+  task: Float32Array;
+  taskCounts: Int32Array;
+  user?: Float32Array;
+  userCounts?: Int32Array;
+  loss: number;
+  examples: number;
+}
+
+export interface NativeExampleSet {
+  size(): number;
+  numBatches(): number;
+  streams(): number;
+  evaluate(assignments: NativeAssignment[], opts: NativeEvaluateOptions): Promise<Int32Array>;
+  loss(assignments: NativeAssignment[], opts?: { streams?: number }): Promise<Float32Array>;
+  slotGradients(
+    assignment: NativeAssignment,
+    opts?: { perUser?: boolean; sample?: number; seed?: number; streams?: number },
+  ): Promise<NativeSlotGradients>;
+  dispose(): void;
+}
+
 export interface NativeAddon {
   NativeBackbone: new (config: NativeConfig, opts: { device?: string; dtype?: string; seed?: number }) => NativeBackbone;
   info(): NativeInfo;
   setThreads(n: number): void;
+  NativeTrainer: new (backbone: NativeBackbone, opts: NativeTrainOptions) => NativeTrainer;
+  generate(backbone: NativeBackbone, batch: NativeBatch, opts: NativeGenerateOptions): Promise<NativeGenerated>;
+  /** Benchmark comparison path: no KV cache, one example at a time. */
+  generateNaive(backbone: NativeBackbone, batch: NativeBatch, opts: NativeGenerateOptions): Promise<NativeGenerated>;
+  NativeExampleSet: new (
+    backbone: NativeBackbone,
+    set: NativeExampleSetData,
+    opts: { batchSize?: number; streams?: number },
+  ) => NativeExampleSet;
+  topCandidates(
+    backbone: NativeBackbone,
+    gradients: Float32Array,
+    rows: number,
+    k: number,
+    mask: Uint8Array,
+    chunkElements?: number,
+  ): Promise<{ ids: Int32Array; scores: Float32Array }>;
+  defaultStreams(backbone: NativeBackbone): number;
 }
 
 let addon: NativeAddon | undefined;

@@ -4,7 +4,7 @@
  */
 import { PaprecError } from '../errors.js';
 import { loadCheckpoint, resolveConfig, saveCheckpoint, type ConfigInput, type P5Config, type Tensor } from '../checkpoint/index.js';
-import { native, type NativeBackbone, type NativeConfig } from '../native.js';
+import { native, type NativeBackbone, type NativeConfig, type NativeGenerateOptions } from '../native.js';
 import { toNativeBatch, type TokenBatch } from './batch.js';
 
 export type Device = 'cpu' | 'cuda' | 'auto' | `cuda:${number}`;
@@ -24,6 +24,27 @@ export interface ForwardResult {
   logits?: Float32Array;
   /** [batch, sourceLength, dModel], when asked for. */
   encoderHidden?: Float32Array;
+}
+
+export interface GenerateOptions {
+  numBeams: number;
+  numReturnSequences: number;
+  /** Counts the decoder start token (HF). */
+  maxLength: number;
+  /** Counts the start token too: </s> is banned while the sequence is shorter. */
+  minLength?: number;
+  earlyStopping?: boolean;
+  lengthPenalty?: number;
+}
+
+export interface GenerateResult {
+  /** [rows * numReturnSequences, length]: the start token 0 first, </s> then pad 0 after a finished hypothesis. */
+  sequences: Int32Array;
+  /** Beam search: sum of log-probs / length^lengthPenalty per returned sequence; greedy: null. */
+  scores: Float32Array | null;
+  shape: [number, number];
+  /** Greedy only: the (min-length processed) logit of each emitted token, [rows, length - 1]. */
+  chosenLogits?: Float32Array;
 }
 
 export interface InputGradientsResult {
@@ -130,6 +151,34 @@ export class Backbone {
     const nb = toNativeBatch(batch);
     const r = await this.native.inputGradients(nb);
     return { ...r, shape: [nb.batchSize, nb.sourceLength, this.config.dModel] };
+  }
+
+  /**
+   * Beam search (numBeams > 1) or greedy decoding with Hugging Face transformers 4.x semantics, KV-cached; the
+   * encoder runs once per row and its cross-attention keys / values are shared by the row's beams.
+   */
+  async generate(
+    batch: Pick<TokenBatch, 'inputIds' | 'attentionMask' | 'wholeWordIds'>,
+    opts: GenerateOptions,
+  ): Promise<GenerateResult> {
+    const nb = toNativeBatch({ inputIds: batch.inputIds, attentionMask: batch.attentionMask, wholeWordIds: batch.wholeWordIds });
+    const o: NativeGenerateOptions = {
+      numBeams: opts.numBeams,
+      numReturnSequences: opts.numReturnSequences,
+      maxLength: opts.maxLength,
+      minLength: opts.minLength ?? 0,
+      earlyStopping: opts.earlyStopping ?? false,
+      lengthPenalty: opts.lengthPenalty ?? 1.0,
+    };
+    let r;
+    try {
+      r = await native().generate(this.native, nb, o);
+    } catch (err) {
+      throw new PaprecError(`generate: ${(err as Error).message}`);
+    }
+    const out: GenerateResult = { sequences: r.sequences, scores: r.scores, shape: [r.rows, r.length] };
+    if (r.chosenLogits) out.chosenLogits = r.chosenLogits;
+    return out;
   }
 
   /** Free the native model now (otherwise the garbage collector does it). */

@@ -11,10 +11,11 @@ import { dataCommand } from './data.js';
 import { prepareCommand } from './prepare.js';
 import { searchCommand } from './search.js';
 import { pretrainCommand } from './pretrain.js';
+import { evalCommand } from './eval.js';
 import { reportCommand } from './report.js';
 
 const COMMANDS: CommandModule<any, any>[] = [
-  infoCommand, tokenizerCommand, dataCommand, prepareCommand, pretrainCommand, searchCommand, reportCommand,
+  infoCommand, tokenizerCommand, dataCommand, prepareCommand, pretrainCommand, evalCommand, searchCommand, reportCommand,
 ];
 
 function report(err: unknown): never {

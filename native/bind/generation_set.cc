@@ -1,0 +1,232 @@
+// The JS class `NativeExampleSet`: an example set resident on a backbone's device.
+//   new NativeExampleSet(backbone, exampleSet, {batchSize?, streams?})   batchSize default: CUDA 128, CPU 32
+//   evaluate(assignments, options) -> Promise<Int32Array>   (ranks [k*size] or ids [k*size*(maxLength-1)])
+//   loss(assignments, {streams?}) -> Promise<Float32Array [k*size]>
+//   slotGradients(assignment, {perUser?, sample?, seed?, streams?}) -> Promise<{...}>
+// Every call holds the backbone's mutex for its whole duration and runs the model in eval mode.
+#include <napi.h>
+
+#include <memory>
+
+#include "bind/async.h"
+#include "bind/backbone.h"
+#include "bind/convert.h"
+#include "bind/generation_common.h"
+#include "engine/example_set.h"
+#include "engine/shards.h"
+#include "engine/slots.h"
+
+namespace paprec {
+namespace {
+
+struct SetState {
+  std::shared_ptr<BackboneState> backbone;
+  std::shared_ptr<ResidentSet> set;
+  int64_t streams = 1;
+};
+
+ExampleSetData read_example_set(const Napi::Object& o) {
+  ExampleSetData d;
+  d.size = require_int(o, "size", "example set");
+  d.input_ids = int_vector(o.Get("inputIds"), "example set inputIds");
+  d.input_offsets = int_vector(o.Get("inputOffsets"), "example set inputOffsets");
+  d.whole_word_ids = int_vector(o.Get("wholeWordIds"), "example set wholeWordIds");
+  d.num_task_slots = require_int(o, "numTaskSlots", "example set");
+  d.has_user_slot = get_bool(o, "hasUserSlot", false);
+  d.slot_positions = int_vector(o.Get("slotPositions"), "example set slotPositions");
+  d.target_ids = int_vector(o.Get("targetIds"), "example set targetIds");
+  d.target_offsets = int_vector(o.Get("targetOffsets"), "example set targetOffsets");
+  d.user_index = int_vector(o.Get("userIndex"), "example set userIndex");
+  d.num_users = get_int(o, "numUsers", 0);
+  return d;
+}
+
+class NativeExampleSet : public Napi::ObjectWrap<NativeExampleSet> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeExampleSet",
+                       {InstanceMethod("size", &NativeExampleSet::Size),
+                        InstanceMethod("numBatches", &NativeExampleSet::NumBatches),
+                        InstanceMethod("streams", &NativeExampleSet::Streams),
+                        InstanceMethod("evaluate", &NativeExampleSet::Evaluate),
+                        InstanceMethod("loss", &NativeExampleSet::Loss),
+                        InstanceMethod("slotGradients", &NativeExampleSet::SlotGradientsJs),
+                        InstanceMethod("dispose", &NativeExampleSet::Dispose)});
+  }
+
+  explicit NativeExampleSet(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeExampleSet>(info) {
+    auto env = info.Env();
+    if (info.Length() < 2 || !info[1].IsObject())
+      throw Napi::TypeError::New(env, "NativeExampleSet(backbone, exampleSet, options)");
+    auto backbone = NativeBackbone::StateOf(info[0]);
+    auto opts = info.Length() > 2 && info[2].IsObject() ? info[2].As<Napi::Object>() : Napi::Object::New(env);
+    guard(env, [&] {
+      const auto& model = backbone->model;
+      auto data = read_example_set(info[1].As<Napi::Object>());
+      auto set = std::make_shared<ResidentSet>(std::move(data), model.config().vocab_size,
+                                               model.config().whole_word_embeddings ? model.config().whole_word_size
+                                                                                    : INT64_MAX,
+                                               model.device(), get_int(opts, "batchSize", model.device().is_cuda() ? 128 : 32));
+      const int64_t batches = static_cast<int64_t>(set->batches().size());
+      int64_t streams = get_int(opts, "streams", 0);
+      if (streams == 0) streams = std::min(default_shards(model.device()), batches);
+      if (streams < 1 || streams > batches)
+        throw std::invalid_argument("streams = " + std::to_string(streams) + ": must be in [1, " +
+                                    std::to_string(batches) + "] (the set has " + std::to_string(batches) +
+                                    " batches; more streams than work)");
+      state_ = std::make_shared<SetState>(SetState{backbone, set, streams});
+      return 0;
+    });
+  }
+
+ private:
+  std::shared_ptr<SetState> live(Napi::Env env) const {
+    if (!state_) throw Napi::Error::New(env, "this example set has been disposed");
+    return state_;
+  }
+
+  int64_t streams_of(const Napi::Object& opts) const { return get_int(opts, "streams", state_->streams); }
+
+  std::vector<Assignment> read_assignments(const Napi::Value& v) const {
+    if (!v.IsArray()) throw std::invalid_argument("assignments: expected an array of {taskTokens, userTokens?}");
+    auto arr = v.As<Napi::Array>();
+    if (arr.Length() == 0) throw std::invalid_argument("assignments: the list is empty");
+    std::vector<Assignment> out;
+    for (uint32_t i = 0; i < arr.Length(); ++i) out.push_back(read_assignment(arr.Get(i), i));
+    return out;
+  }
+
+  Assignment read_assignment(const Napi::Value& v, uint32_t i) const {
+    const std::string what = "assignments[" + std::to_string(i) + "]";
+    if (!v.IsObject()) throw std::invalid_argument(what + ": expected {taskTokens, userTokens?}");
+    auto o = v.As<Napi::Object>();
+    Assignment a;
+    a.task = int_vector_tensor(o.Get("taskTokens"), what + ".taskTokens");
+    auto user = o.Get("userTokens");
+    if (!user.IsUndefined() && !user.IsNull()) a.user = int_vector_tensor(user, what + ".userTokens");
+    try {
+      state_->set->check(a, state_->backbone->model.config().vocab_size);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(what + ": " + e.what());
+    }
+    return a;
+  }
+
+  static Assignment on_device(const Assignment& a, const torch::Device& d) {
+    return {a.task.to(d), a.user.defined() ? a.user.to(d) : torch::Tensor()};
+  }
+
+  Napi::Value Size(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(live(info.Env())->set->size()));
+  }
+  Napi::Value NumBatches(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(live(info.Env())->set->batches().size()));
+  }
+  Napi::Value Streams(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(live(info.Env())->streams));
+  }
+
+  Napi::Value Evaluate(const Napi::CallbackInfo& info) {
+    auto env = info.Env();
+    auto st = live(env);
+    if (info.Length() < 1) throw Napi::TypeError::New(env, "evaluate(assignments, options)");
+    auto opts = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
+    auto [assignments, eo] = guard(env, [&] {
+      EvaluateOptions eo;
+      eo.gen = read_generate_options(opts);
+      eo.ranking = get_bool(opts, "ranking", true);
+      eo.whole_words = get_bool(opts, "wholeWords", true);
+      eo.shards = streams_of(opts);
+      return std::make_pair(read_assignments(info[0]), eo);
+    });
+    return run_async<torch::Tensor>(
+        env,
+        [st, assignments, eo] {
+          std::lock_guard<std::mutex> lock(st->backbone->mutex);
+          auto& model = st->backbone->model;
+          EvalMode eval(model);
+          std::vector<torch::Tensor> outs;
+          for (const auto& a : assignments) outs.push_back(evaluate(model, *st->set, on_device(a, model.device()), eo));
+          return torch::stack(outs);
+        },
+        [](Napi::Env env, torch::Tensor& t) -> Napi::Value { return to_int32_array(env, t); });
+  }
+
+  Napi::Value Loss(const Napi::CallbackInfo& info) {
+    auto env = info.Env();
+    auto st = live(env);
+    if (info.Length() < 1) throw Napi::TypeError::New(env, "loss(assignments, options)");
+    auto opts = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
+    auto [assignments, shards] =
+        guard(env, [&] { return std::make_pair(read_assignments(info[0]), streams_of(opts)); });
+    return run_async<torch::Tensor>(
+        env,
+        [st, assignments, shards] {
+          std::lock_guard<std::mutex> lock(st->backbone->mutex);
+          auto& model = st->backbone->model;
+          EvalMode eval(model);
+          std::vector<torch::Tensor> outs;
+          for (const auto& a : assignments)
+            outs.push_back(example_losses(model, *st->set, on_device(a, model.device()), shards));
+          return torch::stack(outs);
+        },
+        [](Napi::Env env, torch::Tensor& t) -> Napi::Value { return to_float32_array(env, t); });
+  }
+
+  Napi::Value SlotGradientsJs(const Napi::CallbackInfo& info) {
+    auto env = info.Env();
+    auto st = live(env);
+    if (info.Length() < 1) throw Napi::TypeError::New(env, "slotGradients(assignment, options)");
+    auto opts = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
+    auto [assignment, so] = guard(env, [&] {
+      SlotGradientOptions so;
+      so.per_user = get_bool(opts, "perUser", false);
+      so.sample = get_int(opts, "sample", 0);
+      so.seed = static_cast<uint64_t>(get_int(opts, "seed", 0));
+      so.shards = streams_of(opts);
+      if (so.sample < 0) throw std::invalid_argument("slotGradients: sample must be >= 0");
+      return std::make_pair(read_assignment(info[0], 0), so);
+    });
+    return run_async<SlotGradients>(
+        env,
+        [st, assignment, so] {
+          std::lock_guard<std::mutex> lock(st->backbone->mutex);
+          auto& model = st->backbone->model;
+          EvalMode eval(model);
+          auto o = so;
+          // a sampled pass has fewer batches than the set: never more shards than batches
+          if (o.sample > 0 && o.sample < st->set->size())
+            o.shards = std::min<int64_t>(o.shards, (o.sample + st->set->batches().front().examples.size() - 1) /
+                                                       st->set->batches().front().examples.size());
+          return slot_gradients(model, *st->set, on_device(assignment, model.device()), o);
+        },
+        [](Napi::Env env, SlotGradients& g) -> Napi::Value {
+          auto o = Napi::Object::New(env);
+          o.Set("task", to_float32_array(env, g.task));
+          o.Set("taskCounts", to_int32_array(env, g.task_counts));
+          if (g.user.defined()) {
+            o.Set("user", to_float32_array(env, g.user));
+            o.Set("userCounts", to_int32_array(env, g.user_counts));
+          }
+          o.Set("loss", g.loss);
+          o.Set("examples", static_cast<double>(g.examples));
+          return o;
+        });
+  }
+
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    if (state_) std::lock_guard<std::mutex> lock(state_->backbone->mutex);  // let a running call finish
+    state_.reset();
+    return info.Env().Undefined();
+  }
+
+  std::shared_ptr<SetState> state_;
+};
+
+}  // namespace
+
+void register_example_set(Napi::Env env, Napi::Object exports) {
+  exports.Set("NativeExampleSet", NativeExampleSet::Define(env));
+}
+
+}  // namespace paprec

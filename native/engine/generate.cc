@@ -1,0 +1,256 @@
+#include "engine/generate.h"
+
+#include <algorithm>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace paprec {
+namespace {
+
+// How the search gets next-token logits: from the KV cache (one new position per step) or, in the comparison
+// path, from the full decoder over every prefix.
+struct Stepper {
+  std::function<torch::Tensor(const torch::Tensor& prefixes)> logits;  // prefixes [R, t] -> logits [R, V]
+  std::function<void(const torch::Tensor& rows)> reorder;               // beams chose their parents
+};
+
+// HF's BeamHypotheses: the best `num_beams` finished hypotheses of one example.
+struct Hypotheses {
+  struct Hyp {
+    double score;
+    std::vector<int64_t> tokens;  // start token first, no eos
+  };
+  int64_t num_beams;
+  double length_penalty;
+  bool early_stopping;
+  std::vector<Hyp> beams;
+  double worst = 1e9;
+
+  void add(const std::vector<int64_t>& tokens, double sum_logprobs) {
+    const double score = sum_logprobs / std::pow(static_cast<double>(tokens.size()), length_penalty);
+    if (static_cast<int64_t>(beams.size()) < num_beams || score > worst) {
+      beams.push_back({score, tokens});
+      if (static_cast<int64_t>(beams.size()) > num_beams) {
+        // drop the worst; the new worst is the second-worst before the drop
+        size_t lo = 0;
+        for (size_t i = 1; i < beams.size(); ++i)
+          if (beams[i].score < beams[lo].score) lo = i;
+        beams.erase(beams.begin() + static_cast<std::ptrdiff_t>(lo));
+        worst = beams.front().score;
+        for (const auto& h : beams) worst = std::min(worst, h.score);
+      } else {
+        worst = std::min(score, worst);
+      }
+    }
+  }
+
+  bool is_done(double best_sum_logprobs, int64_t cur_len) const {
+    if (static_cast<int64_t>(beams.size()) < num_beams) return false;
+    if (early_stopping) return true;
+    return worst >= best_sum_logprobs / std::pow(static_cast<double>(cur_len), length_penalty);
+  }
+};
+
+GenerateResult beam_search(int64_t B, const GenerateOptions& o, Stepper& stepper, const torch::Device& device) {
+  const int64_t nb = o.num_beams, R = B * nb;
+  auto long_opts = torch::TensorOptions().dtype(torch::kLong).device(device);
+  auto ids = torch::full({R, 1}, o.start, long_opts);
+  std::vector<std::vector<int64_t>> seqs(R, std::vector<int64_t>{o.start});
+  // At step 1 only beam 0 is live: the others start at -1e9 so identical beams are never picked twice.
+  std::vector<float> host_scores(R, 0.0f);
+  for (int64_t r = 0; r < R; ++r)
+    if (r % nb) host_scores[r] = -1e9f;
+  auto beam_scores = torch::tensor(host_scores, torch::kFloat32).to(device);
+  std::vector<Hypotheses> hyps(B, Hypotheses{nb, o.length_penalty, o.early_stopping, {}, 1e9});
+  std::vector<char> done(B, 0);
+
+  int64_t cur_len = 1;
+  while (cur_len < o.max_length) {
+    auto logits = stepper.logits(ids);
+    const int64_t V = logits.size(1);
+    auto scores = torch::log_softmax(logits.to(torch::kFloat32), -1);
+    if (cur_len < o.min_length) scores.select(1, o.eos).fill_(-std::numeric_limits<float>::infinity());
+    scores = scores + beam_scores.unsqueeze(1);
+    auto top = scores.view({B, nb * V}).topk(2 * nb, 1, true, true);
+    auto vals = std::get<0>(top).to(torch::kCPU).contiguous();
+    auto idx = std::get<1>(top).to(torch::kCPU).contiguous();
+    auto va = vals.accessor<float, 2>();
+    auto ia = idx.accessor<int64_t, 2>();
+
+    std::vector<float> next_scores(R, 0.0f);
+    std::vector<int64_t> next_tokens(R, o.pad), next_rows(R, 0);
+    for (int64_t b = 0; b < B; ++b) {
+      if (done[b]) {  // finished examples keep feeding pad with score 0 (never visible in the output)
+        for (int64_t j = 0; j < nb; ++j) next_rows[b * nb + j] = b * nb;
+        continue;
+      }
+      int64_t k = 0;
+      for (int64_t rank = 0; rank < 2 * nb && k < nb; ++rank) {
+        const int64_t token = ia[b][rank] % V, row = b * nb + ia[b][rank] / V;
+        const float score = va[b][rank];
+        if (token == o.eos) {
+          if (rank >= nb) continue;  // an eos outside the top num_beams closes nothing
+          hyps[b].add(seqs[row], static_cast<double>(score));
+        } else {
+          next_scores[b * nb + k] = score;
+          next_tokens[b * nb + k] = token;
+          next_rows[b * nb + k] = row;
+          ++k;
+        }
+      }
+      if (k < nb) throw std::logic_error("beam search: fewer live candidates than beams (vocabulary too small?)");
+      done[b] = hyps[b].is_done(static_cast<double>(va[b][0]), cur_len);
+    }
+
+    std::vector<std::vector<int64_t>> next_seqs(R);
+    for (int64_t r = 0; r < R; ++r) {
+      next_seqs[r] = seqs[next_rows[r]];
+      next_seqs[r].push_back(next_tokens[r]);
+    }
+    seqs = std::move(next_seqs);
+    host_scores = next_scores;
+    auto rows = torch::tensor(next_rows, torch::kLong).to(device);
+    stepper.reorder(rows);
+    ids = torch::cat({ids.index_select(0, rows), torch::tensor(next_tokens, torch::kLong).to(device).view({R, 1})}, 1);
+    beam_scores = torch::tensor(next_scores, torch::kFloat32).to(device);
+    ++cur_len;
+    if (std::all_of(done.begin(), done.end(), [](char d) { return d != 0; })) break;
+  }
+
+  // Examples still open at max_length add their live beams with sum / max_length^lp.
+  for (int64_t b = 0; b < B; ++b) {
+    if (done[b]) continue;
+    for (int64_t j = 0; j < nb; ++j) hyps[b].add(seqs[b * nb + j], static_cast<double>(host_scores[b * nb + j]));
+  }
+
+  const int64_t nrs = o.num_return_sequences;
+  std::vector<std::vector<int64_t>> best;
+  std::vector<float> best_scores;
+  size_t longest = 0;
+  for (int64_t b = 0; b < B; ++b) {
+    auto sorted = hyps[b].beams;  // ascending, stable: pop from the back = best first (HF's sorted + pop)
+    std::stable_sort(sorted.begin(), sorted.end(), [](const auto& x, const auto& y) { return x.score < y.score; });
+    for (int64_t j = 0; j < nrs; ++j) {
+      const auto& h = sorted[sorted.size() - 1 - j];
+      best.push_back(h.tokens);
+      best_scores.push_back(static_cast<float>(h.score));
+      longest = std::max(longest, h.tokens.size());
+    }
+  }
+  const int64_t width = std::min<int64_t>(static_cast<int64_t>(longest) + 1, o.max_length);
+  auto out = torch::full({static_cast<int64_t>(best.size()), width}, o.pad, torch::kLong);
+  auto oa = out.accessor<int64_t, 2>();
+  for (size_t i = 0; i < best.size(); ++i) {
+    const auto& t = best[i];
+    for (size_t p = 0; p < t.size(); ++p) oa[i][p] = t[p];
+    if (static_cast<int64_t>(t.size()) < o.max_length) oa[i][t.size()] = o.eos;
+  }
+  return {out, torch::tensor(best_scores, torch::kFloat32), {}};
+}
+
+GenerateResult greedy(int64_t B, const GenerateOptions& o, Stepper& stepper, const torch::Device& device) {
+  auto long_opts = torch::TensorOptions().dtype(torch::kLong).device(device);
+  auto ids = torch::full({B, 1}, o.start, long_opts);
+  auto unfinished = torch::ones({B}, long_opts);
+  std::vector<torch::Tensor> chosen;
+  int64_t cur_len = 1;
+  while (cur_len < o.max_length) {
+    auto logits = stepper.logits(ids).to(torch::kFloat32);
+    if (cur_len < o.min_length) {
+      logits = logits.clone();
+      logits.select(1, o.eos).fill_(-std::numeric_limits<float>::infinity());
+    }
+    auto next = logits.argmax(1);
+    next = next * unfinished + o.pad * (1 - unfinished);  // finished rows are fed pad
+    chosen.push_back(logits.gather(1, next.unsqueeze(1)));
+    ids = torch::cat({ids, next.unsqueeze(1)}, 1);
+    unfinished = unfinished * (next != o.eos).to(torch::kLong);
+    ++cur_len;
+    if (unfinished.max().item<int64_t>() == 0) break;
+  }
+  auto logits = chosen.empty() ? torch::zeros({B, 0}) : torch::cat(chosen, 1);
+  return {ids.to(torch::kCPU), {}, logits.to(torch::kCPU)};
+}
+
+Stepper cached_stepper(const P5Model& model, DecoderCache& cache) {
+  Stepper s;
+  s.logits = [&model, &cache](const torch::Tensor& prefixes) {
+    const int64_t t = prefixes.size(1);
+    return model.decode_step(prefixes.narrow(1, t - 1, 1), t - 1, cache);
+  };
+  s.reorder = [&cache](const torch::Tensor& rows) { P5Model::select_rows(cache, rows, true); };
+  return s;
+}
+
+GenerateResult search(int64_t B, const GenerateOptions& o, Stepper& s, const torch::Device& device) {
+  return o.num_beams > 1 ? beam_search(B, o, s, device) : greedy(B, o, s, device);
+}
+
+}  // namespace
+
+void check_generate_options(const GenerateOptions& o) {
+  auto bad = [](const std::string& m) { throw std::invalid_argument("generate: " + m); };
+  if (o.num_beams < 1) bad("numBeams must be >= 1, got " + std::to_string(o.num_beams));
+  if (o.num_return_sequences < 1 || o.num_return_sequences > o.num_beams)
+    bad("numReturnSequences must be in [1, numBeams = " + std::to_string(o.num_beams) + "], got " +
+        std::to_string(o.num_return_sequences));
+  if (o.max_length < 2) bad("maxLength counts the start token and must be >= 2, got " + std::to_string(o.max_length));
+  if (o.min_length < 0 || o.min_length > o.max_length)
+    bad("minLength must be in [0, maxLength], got " + std::to_string(o.min_length));
+}
+
+GenerateResult generate_encoded(const P5Model& model, const torch::Tensor& encoder_hidden,
+                                const torch::Tensor& attention_mask, const GenerateOptions& o) {
+  check_generate_options(o);
+  if (o.eos >= model.config().vocab_size || 2 * o.num_beams > model.config().vocab_size)
+    throw std::invalid_argument("generate: the vocabulary is too small for " + std::to_string(o.num_beams) + " beams");
+  torch::NoGradGuard no_grad;
+  auto cache = model.start_cache(encoder_hidden, attention_mask);
+  auto stepper = cached_stepper(model, cache);
+  return search(encoder_hidden.size(0), o, stepper, model.device());
+}
+
+GenerateResult generate(const P5Model& model, const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                        const std::optional<torch::Tensor>& whole_word_ids, const GenerateOptions& o) {
+  check_generate_options(o);
+  torch::NoGradGuard no_grad;
+  auto hidden = model.encode(model.embed(input_ids), attention_mask, whole_word_ids);
+  return generate_encoded(model, hidden, attention_mask, o);
+}
+
+GenerateResult generate_naive(const P5Model& model, const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                              const std::optional<torch::Tensor>& whole_word_ids, const GenerateOptions& o) {
+  check_generate_options(o);
+  torch::NoGradGuard no_grad;
+  const int64_t B = input_ids.size(0), nb = o.num_beams;
+  std::vector<GenerateResult> parts;
+  int64_t width = 0;
+  for (int64_t b = 0; b < B; ++b) {
+    auto ids = input_ids.narrow(0, b, 1), mask = attention_mask.narrow(0, b, 1);
+    std::optional<torch::Tensor> ww;
+    if (whole_word_ids) ww = whole_word_ids->narrow(0, b, 1);
+    auto hidden = model.encode(model.embed(ids), mask, ww);
+    auto hidden_per_beam = hidden.repeat({nb, 1, 1});  // every beam carries its own copy of the encoder states
+    auto mask_per_beam = mask.repeat({nb, 1});
+    Stepper s;
+    s.logits = [&](const torch::Tensor& prefixes) {
+      return model.lm_head(model.decode(prefixes, hidden_per_beam, mask_per_beam)).select(1, prefixes.size(1) - 1);
+    };
+    s.reorder = [](const torch::Tensor&) {};  // the prefixes carry the whole state
+    parts.push_back(search(1, o, s, model.device()));
+    width = std::max(width, parts.back().sequences.size(1));
+  }
+  std::vector<torch::Tensor> seqs, scores;
+  for (auto& p : parts) {
+    seqs.push_back(torch::constant_pad_nd(p.sequences, {0, width - p.sequences.size(1)}, o.pad));
+    if (p.scores.defined()) scores.push_back(p.scores);
+  }
+  GenerateResult r;
+  r.sequences = torch::cat(seqs, 0);
+  if (!scores.empty()) r.scores = torch::cat(scores, 0);
+  return r;
+}
+
+}  // namespace paprec

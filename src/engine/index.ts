@@ -1,0 +1,10 @@
+/** The engine's evaluation side: resident example sets, slot gradients, HotFlip candidates. */
+export {
+  ResidentExampleSet,
+  topCandidates,
+  type Assignment,
+  type UploadOptions,
+  type EvaluateOptions,
+  type SlotGradientOptions,
+  type SlotGradients,
+} from './residentSet.js';
