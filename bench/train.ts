@@ -8,7 +8,8 @@ import { Backbone } from '../src/backbone/backbone.js';
 import { resolveConfig } from '../src/checkpoint/index.js';
 import { loadDataset } from '../src/data/dataset.js';
 import { loadTokenizer } from '../src/tokenizer/load.js';
-import { epochExamples, packTrainData, type TrainData } from '../src/train/data.js';
+import { epochExamples, packTrainData } from '../src/train/data.js';
+import type { TrainData } from '../src/train/trainer.js';
 import { BackboneTrainer } from '../src/train/trainer.js';
 
 const BEAUTY = fileURLToPath(new URL('../../shared/data/beauty', import.meta.url));
@@ -28,7 +29,7 @@ function firstRows(d: TrainData, n: number): TrainData {
 }
 
 async function measure(preset: string, batch: number, steps: number, data: TrainData, vocabSize: number): Promise<{ eps: number; stepMs: number }> {
-  const backbone = await Backbone.create(resolveConfig(preset, { vocabSize }), { seed: 1 });
+  const backbone = await Backbone.create(resolveConfig(preset, { vocabSize }), { seed: 1, device: process.env.PAPREC_BENCH_DEVICE ?? 'cpu' });
   try {
     const trainer = new BackboneTrainer(backbone, { lr: 1e-3, seed: 1 });
     // One warm-up step (allocator, first-touch), then the timed steps.
