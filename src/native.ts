@@ -7,23 +7,10 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PaprecError } from './errors.js';
+import type { P5Config } from './checkpoint/config.js';
 
-/** P5Config as the addon reads it (camelCase, the subset that shapes the model). */
-export interface NativeConfig {
-  vocabSize: number;
-  dModel: number;
-  dKv: number;
-  dFf: number;
-  numHeads: number;
-  numLayers: number;
-  numDecoderLayers: number;
-  relativeAttentionNumBuckets: number;
-  relativeAttentionMaxDistance: number;
-  layerNormEpsilon: number;
-  dropoutRate: number;
-  wholeWordEmbeddings: boolean;
-  wholeWordSize: number;
-}
+/** P5Config as the addon reads it: the fields that shape the model (the token ids are T5's fixed ones). */
+export type NativeConfig = Omit<P5Config, 'padTokenId' | 'eosTokenId' | 'decoderStartTokenId' | 'feedForwardProj'>;
 
 /** A right-padded batch, row-major: inputIds[b * sourceLength + l]. labels are padded with -100. */
 export interface NativeBatch {

@@ -56,21 +56,8 @@ export interface InputGradientsResult {
 }
 
 function nativeConfig(c: P5Config): NativeConfig {
-  return {
-    vocabSize: c.vocabSize,
-    dModel: c.dModel,
-    dKv: c.dKv,
-    dFf: c.dFf,
-    numHeads: c.numHeads,
-    numLayers: c.numLayers,
-    numDecoderLayers: c.numDecoderLayers,
-    relativeAttentionNumBuckets: c.relativeAttentionNumBuckets,
-    relativeAttentionMaxDistance: c.relativeAttentionMaxDistance,
-    layerNormEpsilon: c.layerNormEpsilon,
-    dropoutRate: c.dropoutRate,
-    wholeWordEmbeddings: c.wholeWordEmbeddings,
-    wholeWordSize: c.wholeWordSize,
-  };
+  const { padTokenId: _pad, eosTokenId: _eos, decoderStartTokenId: _start, feedForwardProj: _ff, ...shape } = c;
+  return shape;
 }
 
 /** Creating a native model can throw (bad device): make that a PaprecError. */
