@@ -13,9 +13,10 @@ import { searchCommand } from './search.js';
 import { pretrainCommand } from './pretrain.js';
 import { evalCommand } from './eval.js';
 import { reportCommand } from './report.js';
+import { demoCommand } from './demo.js';
 
 const COMMANDS: CommandModule<any, any>[] = [
-  infoCommand, tokenizerCommand, dataCommand, prepareCommand, pretrainCommand, evalCommand, searchCommand, reportCommand,
+  infoCommand, tokenizerCommand, dataCommand, prepareCommand, pretrainCommand, evalCommand, searchCommand, reportCommand, demoCommand,
 ];
 
 function report(err: unknown): never {

@@ -62,3 +62,9 @@ export async function writeDemoData(outDir: string, opts: WorldOptions): Promise
   await writeFileAtomic(tokenizerPath, buildDemoTokenizer(demoCorpus(world)));
   return { world, dataDir, tokenizerPath };
 }
+
+export { runDemo, DEFAULT_DEMO_DIR, DEFAULT_DEMO_SEED } from './pipeline.js';
+export type { DemoOptions, DemoEvent, DemoStage, DemoResult, DemoTaskResult } from './pipeline.js';
+export { demoPlan } from './plan.js';
+export type { DemoPlan } from './plan.js';
+export { popularRow, withPopularRow, POPULAR_KIND } from './popular.js';

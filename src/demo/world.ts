@@ -3,7 +3,8 @@
  *
  * Signal, by task:
  * - sequential: every item has a few "successor" items (mostly in its own category, one in a complementary category);
- *   the next purchase is often a successor of the last one, otherwise a pick from the user's drifting category taste.
+ *   the next purchase is often a re-buy of a recent item (`repeatProb`) or a successor of the last one, otherwise a
+ *   pick from the user's drifting category taste.
  *   A first-order transition model therefore beats most-popular by a wide margin, and so can a trained backbone.
  * - explanation: a review sentence names two of the item's feature words, in the order of the user's own aspect
  *   priorities, with the item's fixed adjectives whose polarity follows the rating.
@@ -32,6 +33,8 @@ export interface WorldOptions {
   maxLength?: number;
   /** Probability that the next purchase is a successor of the last one (default 0.6). */
   successorProb?: number;
+  /** Probability that a purchase repeats one of the user's last three (a re-buy of a consumable; default 0). */
+  repeatProb?: number;
   /** Probability per step that the user's taste drifts toward a new category (default 0.12). */
   driftProb?: number;
 }
@@ -172,6 +175,7 @@ const DEFAULTS: Omit<ResolvedWorldOptions, 'seed'> = {
   maxLength: 20,
   successorProb: 0.6,
   driftProb: 0.12,
+  repeatProb: 0,
 };
 
 const NEGATIVES = 99;
@@ -191,6 +195,7 @@ function resolve(opts: WorldOptions): ResolvedWorldOptions {
     fail(where, `items must be an integer >= maxLength + ${NEGATIVES} (${o.maxLength + NEGATIVES}) and >= 4 per category, got ${o.items}`);
   if (!(o.successorProb >= 0 && o.successorProb <= 1)) fail(where, `successorProb must be in [0, 1], got ${o.successorProb}`);
   if (!(o.driftProb >= 0 && o.driftProb <= 1)) fail(where, `driftProb must be in [0, 1], got ${o.driftProb}`);
+  if (!(o.repeatProb >= 0 && o.repeatProb <= 1)) fail(where, `repeatProb must be in [0, 1], got ${o.repeatProb}`);
   return o;
 }
 
@@ -311,7 +316,10 @@ function draftSequence(o: ResolvedWorldOptions, u: number, items: DraftItem[], b
     }
     let next = -1;
     const last = seq[seq.length - 1];
-    if (last && rng.next() < o.successorProb) {
+    if (seq.length >= 2 && rng.next() < o.repeatProb) {
+      // A re-buy: one of the three most recent purchases again.
+      next = (seq[seq.length - 1 - rng.int(Math.min(3, seq.length))] as DraftInteraction).item;
+    } else if (last && rng.next() < o.successorProb) {
       const succ = (items[last.item] as DraftItem).successors;
       const first = weightedIndex(rng, SUCCESSOR_WEIGHTS);
       for (let k = 0; k < succ.length; k++) {

@@ -18,7 +18,7 @@ const json = buildDemoTokenizer(corpus);
 const file = path.join(tmp, 'tokenizer.json');
 writeFileSync(file, json);
 
-const PROMPT = 'Here is the purchase history list of user_12 : \n 4 , 88 \n try to recommend next item to the user';
+const PROMPT = 'Here is the purchase history list of user_12 : \n 4 , 187 \n try to recommend next item to the user';
 
 describe('buildDemoTokenizer', () => {
   it('is deterministic and small, with T5 specials at 0, 1, 2', () => {
@@ -38,18 +38,19 @@ describe('buildDemoTokenizer', () => {
     const pieces = ids.map((i) => tok.idToPiece(i));
     expect(ids[ids.length - 1]).toBe(EOS_ID);
     expect(ids).not.toContain(UNK_ID);
-    expect(pieces.slice(0, 11)).toEqual(['▁Here', '▁is', '▁the', '▁purchase', '▁history', '▁list', '▁of', '▁user', '_', '1', '2']);
-    expect(pieces.slice(11, 16)).toEqual(['▁:', '▁4', '▁,', '▁8', '8']);
-    // user_12 is one whole word of four pieces; 88 one whole word of two.
+    expect(pieces.slice(0, 10)).toEqual(['▁Here', '▁is', '▁the', '▁purchase', '▁history', '▁list', '▁of', '▁user', '_', '12']);
+    expect(pieces.slice(10, 15)).toEqual(['▁:', '▁4', '▁,', '▁18', '7']);
+    // user_12 is one whole word of three pieces; 187 one whole word of two.
     const ww = tok.wholeWordIds(ids);
-    expect(ww.slice(7, 11)).toEqual([8, 8, 8, 8]);
-    expect(ww[14]).toBe(ww[15]);
+    expect(ww.slice(7, 10)).toEqual([8, 8, 8]);
+    expect(ww[13]).toBe(ww[14]);
     expect(ww[ww.length - 1]).toBe(0);
     expect(tok.decode(ids)).toBe(PROMPT.replace(/\s+/g, ' '));
     // Tabs, CR and newlines are whitespace (the tokenizer's charsmap), as in T5.
     expect(tok.encode('the\titem\r\n  user', { addEos: false }).map((i) => tok.idToPiece(i))).toEqual(['▁the', '▁item', '▁user']);
-    // A long id: one word-start digit, then continuation digits.
-    expect(tok.encode('1234', { addEos: false }).map((i) => tok.idToPiece(i))).toEqual(['▁1', '2', '3', '4']);
+    // Numbers split like T5's: the longest word-start piece, then two-digit continuations.
+    expect(tok.encode('1234', { addEos: false }).map((i) => tok.idToPiece(i))).toEqual(['▁12', '34']);
+    expect(tok.encode('88 5 100', { addEos: false }).map((i) => tok.idToPiece(i))).toEqual(['▁88', '▁5', '▁10', '0']);
   });
 
   it('makes every corpus word one piece, and spells unseen words without <unk>', async () => {

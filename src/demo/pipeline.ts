@@ -1,0 +1,259 @@
+/**
+ * `runDemo`: PAP-REC end to end on a fresh machine, with nothing downloaded. Generate the synthetic world and its
+ * tokenizer, pretrain a tiny P5 backbone on it, then for each task run the searches of the paper's table
+ * (non-personalized and personalized) with the test evaluation of the seen and unseen manual prompts, add the
+ * popularity baseline to the ranking tables, and write one report over everything.
+ *
+ * Output folder (default ./paprec-demo):
+ *   data/                 the P5 folder (sequential_data.txt, datamaps.json, exp_splits.pkl, meta.json.gz, ...)
+ *   tokenizer.json        the demo tokenizer
+ *   backbone/             the pretrained model (config.json, model.safetensors, tokenizer.json, train_log.jsonl)
+ *   <task>/               one `paprec search` folder per task: prompt.json, history.jsonl, report.md, report.json,
+ *                         surrogate.svg (validation surrogate per search epoch), state.json, results.json
+ *   pretrain.svg          the backbone's validation HR@5 / NDCG@5 per pretraining epoch
+ *   report.md, report.json  every task's table, the popularity baseline and the pretraining summary
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { fail, PaprecError } from '../errors.js';
+import { loadDataset } from '../data/index.js';
+import { loadTokenizer } from '../tokenizer/index.js';
+import { plotLines, reportMarkdown, type ReportJson } from '../report/index.js';
+import { runSearch, type RunProgress } from '../search/run.js';
+import { loadState } from '../search/state.js';
+import { promptJson, writeReportFiles, type PromptJson, type SearchResults } from '../search/report.js';
+import { pretrain, type PretrainEvent, type PretrainResult } from '../train/index.js';
+import type { Task } from '../types.js';
+import { exists, writeFileAtomic } from '../util/fs.js';
+import { writeDemoData } from './index.js';
+import { demoPlan, type DemoPlan } from './plan.js';
+import { popularRow, withPopularRow, POPULAR_KIND } from './popular.js';
+
+export const DEFAULT_DEMO_DIR = 'paprec-demo';
+export const DEFAULT_DEMO_SEED = 2024;
+
+export interface DemoOptions {
+  /** Output folder (default ./paprec-demo). */
+  out?: string;
+  seed?: number;
+  /** Sequential only, fewer epochs and runs: under 3 minutes on 2 CPU cores. */
+  quick?: boolean;
+  /** cpu | cuda | cuda:N | auto (default auto). */
+  device?: string;
+  /** Replace the demo's files in a non-empty output folder. */
+  overwrite?: boolean;
+  /** Stop at the next safe point; the result says `interrupted`. */
+  signal?: AbortSignal;
+  /** Change the plan (tests, experiments): merged over `demoPlan(quick, seed)`. */
+  plan?: (plan: DemoPlan) => DemoPlan;
+}
+
+export type DemoStage = 'data' | 'pretrain' | 'search' | 'report';
+
+export type DemoEvent =
+  | { type: 'stage'; stage: DemoStage; task?: Task; step: number; steps: number; message: string }
+  | { type: 'pretrain'; event: PretrainEvent }
+  | { type: 'search'; task: Task; progress: RunProgress };
+
+export interface DemoTaskResult {
+  task: Task;
+  /** The task's `paprec search` folder. */
+  dir: string;
+  report: ReportJson;
+  /** The searched prompts with their validation scores at the start and at the best epoch. */
+  prompts: PromptJson;
+}
+
+export interface DemoResult {
+  outDir: string;
+  plan: DemoPlan;
+  dataDir: string;
+  tokenizerPath: string;
+  modelDir: string;
+  pretrain: PretrainResult;
+  tasks: DemoTaskResult[];
+  /** The combined report.md. */
+  markdown: string;
+  /** Every file the demo wrote that a reader opens first. */
+  files: string[];
+  seconds: number;
+  interrupted: boolean;
+}
+
+/** The demo's own entries of its folder: what `overwrite` replaces (nothing else is touched). */
+const OWNED = ['data', 'tokenizer.json', 'backbone', 'sequential', 'explanation', 'matching', 'pretrain.svg', 'report.md', 'report.json'];
+
+async function prepareOut(out: string, overwrite: boolean): Promise<void> {
+  if (exists(out)) {
+    const entries = await fsp.readdir(out).catch(() => fail(out, 'output path exists and is not a folder'));
+    if (entries.length > 0 && !overwrite) fail(out, 'output folder exists and is not empty; pass --overwrite to replace the demo in it, or choose another folder with -o');
+    for (const name of OWNED) await fsp.rm(path.join(out, name), { recursive: true, force: true });
+  }
+  await fsp.mkdir(out, { recursive: true });
+}
+
+function pretrainPlot(r: PretrainResult): string {
+  const pts = (f: (v: PretrainResult['history'][number]) => number | undefined) =>
+    r.history.filter((h) => f(h) !== undefined).map((h) => [h.epoch + 1, f(h)!] as const);
+  return plotLines(
+    [
+      { name: 'HR@5', points: pts((h) => h.validation.hr5) },
+      { name: 'NDCG@5', points: pts((h) => h.validation.ndcg5) },
+    ],
+    { title: 'Backbone pretraining: validation HR@5 / NDCG@5 (sequential, prompt 2-3) per epoch', xLabel: 'epoch', yLabel: 'validation metric' },
+  );
+}
+
+/** The popularity row is added to ranking tables, and the task's report files rewritten with it. */
+async function addPopularRow(dir: string, dataDir: string, results: SearchResults, plan: DemoPlan): Promise<SearchResults> {
+  const state = await loadState(dir);
+  // The same users the search loaded: popularity is counted over them, as `paprec eval --baseline popular` does.
+  const dataset = await loadDataset(dataDir, state.options.maxUsers !== undefined ? { maxUsers: state.options.maxUsers } : {});
+  const task = state.options.task;
+  const row = popularRow(dataset, task, { runs: state.options.runs, seed: state.options.seed, ...(state.options.maxUsers !== undefined ? { maxUsers: state.options.maxUsers } : {}) });
+  const out: SearchResults = { ...results, prompts: withPopularRow(results.prompts, row) };
+  // results.json keeps the row, so `paprec report DIR` rebuilds the same table.
+  await writeFileAtomic(path.join(dir, 'results.json'), `${JSON.stringify(out)}\n`);
+  await writeReportFiles(dir, state, await loadTokenizer(state.inputs.tokenizer), out);
+  void plan;
+  return out;
+}
+
+function fmt(x: number | undefined, digits = 4): string {
+  return x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(digits);
+}
+
+function combinedMarkdown(r: Omit<DemoResult, 'markdown' | 'files' | 'interrupted'>, taskMarkdown: Map<Task, string>): string {
+  const w = r.plan.world;
+  const best = r.pretrain.best;
+  const lines = [
+    `# paprec demo${r.plan.quick ? ' (quick)' : ''}`,
+    '',
+    `A synthetic beauty shop (seed ${w.seed}): ${w.users} users, ${w.items} items, ${w.categories} categories, ` +
+      `sequences of ${w.minLength}-${w.maxLength} purchases where the next one is a successor of the last with probability ${w.successorProb}. ` +
+      `Backbone: ${r.plan.config.numLayers}+${r.plan.config.numLayers} blocks, d_model ${r.plan.config.dModel}, pretrained from scratch on ` +
+      `${r.plan.pretrain.tasks.join(', ')} (seen prompts only) for ${r.pretrain.history.length} epochs; ` +
+      `best epoch ${best ? best.epoch + 1 : '–'}: validation HR@5 ${fmt(best?.validation.hr5)}, NDCG@5 ${fmt(best?.validation.ndcg5)}.`,
+    '',
+    `Rows: P5's seen and unseen manual prompts, the ${POPULAR_KIND} on the same test examples (ranking tasks), and the ` +
+      `PAP-REC prompts found by the non-personalized and personalized searches. Folder: ${r.outDir}; total ${r.seconds.toFixed(0)} s.`,
+    '',
+  ];
+  for (const t of r.tasks) {
+    lines.push(`## ${t.task}`, '', taskMarkdown.get(t.task) ?? reportMarkdown(t.report), '');
+    for (const p of t.prompts.prompts) {
+      lines.push(`- ${p.kind} (${p.search}): \`${p.taskTokens.text.join(' ')}\`${p.personalized ? ' + [T_u]' : ''}, validation surrogate ${fmt(p.validation.start ?? undefined)} -> ${fmt(p.validation.best ?? undefined)}`);
+    }
+    lines.push('', `Files: ${path.join(t.dir, 'report.md')}, ${path.join(t.dir, 'surrogate.svg')}, ${path.join(t.dir, 'prompt.json')}`, '');
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** Run the whole demo into `opts.out`; `onEvent` sees every stage, pretraining step and search round. */
+export async function runDemo(opts: DemoOptions = {}, onEvent: (e: DemoEvent) => void = () => {}): Promise<DemoResult> {
+  const started = Date.now();
+  const seed = opts.seed ?? DEFAULT_DEMO_SEED;
+  if (!Number.isInteger(seed) || seed < 0) fail('demo', `--seed must be a non-negative integer, got ${seed}`);
+  const base = demoPlan(opts.quick ?? false, seed);
+  const plan = opts.plan ? opts.plan(base) : base;
+  const outDir = path.resolve(opts.out ?? DEFAULT_DEMO_DIR);
+  const device = opts.device ?? 'auto';
+  const steps = 2 + plan.tasks.length + 1;
+  const stage = (s: DemoStage, step: number, message: string, task?: Task) =>
+    onEvent({ type: 'stage', stage: s, step, steps, message, ...(task ? { task } : {}) });
+  const stopped = () => opts.signal?.aborted === true;
+
+  await prepareOut(outDir, opts.overwrite ?? false);
+  stage('data', 1, 'generating the synthetic world and its tokenizer');
+  const demo = await writeDemoData(outDir, plan.world);
+  const vocabSize = (await loadTokenizer(demo.tokenizerPath)).vocabSize;
+
+  stage('pretrain', 2, `pretraining the backbone (${plan.pretrain.epochs} epochs on ${plan.pretrain.tasks.join(', ')})`);
+  const modelDir = path.join(outDir, 'backbone');
+  const pre = await pretrain(
+    {
+      data: demo.dataDir,
+      tokenizer: demo.tokenizerPath,
+      config: { vocabSize, ...plan.config },
+      out: modelDir,
+      epochs: plan.pretrain.epochs,
+      batchSize: plan.pretrain.batchSize,
+      lr: plan.pretrain.lr,
+      tasks: plan.pretrain.tasks,
+      sequentialPerUser: plan.pretrain.sequentialPerUser,
+      validationUsers: plan.pretrain.validationUsers,
+      device,
+      seed,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    },
+    (event) => onEvent({ type: 'pretrain', event }),
+  );
+  const partial = { outDir, plan, dataDir: demo.dataDir, tokenizerPath: demo.tokenizerPath, modelDir, pretrain: pre };
+  if (!pre.completed || !pre.best) {
+    if (stopped()) return { ...partial, tasks: [], markdown: '', files: [], seconds: (Date.now() - started) / 1000, interrupted: true };
+    throw new PaprecError(`demo: pretraining finished no epoch (${modelDir})`);
+  }
+  if (exists(path.join(outDir, 'pretrain.svg')) === false) await writeFileAtomic(path.join(outDir, 'pretrain.svg'), pretrainPlot(pre));
+
+  const tasks: DemoTaskResult[] = [];
+  const taskMarkdown = new Map<Task, string>();
+  for (const [i, task] of plan.tasks.entries()) {
+    stage('search', 3 + i, `${task}: non-personalized and personalized PAP-REC searches, then the test table`, task);
+    const dir = path.join(outDir, task);
+    const r = await runSearch(
+      {
+        out: dir,
+        data: demo.dataDir,
+        model: modelDir,
+        tokenizer: demo.tokenizerPath,
+        task,
+        personalized: true,
+        length: plan.search.length,
+        k: plan.search.k,
+        epochs: plan.search.epochs,
+        runs: plan.search.runs,
+        gradientSample: plan.search.gradientSample,
+        maxLength: plan.search.maxLength,
+        ...(task === 'explanation' ? { beams: plan.search.beams } : {}),
+        ...(plan.search.maxUsers[task] !== undefined ? { maxUsers: plan.search.maxUsers[task] } : {}),
+        seed,
+        device,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      },
+      (progress) => onEvent({ type: 'search', task, progress }),
+    );
+    if (r.interrupted || !r.results) {
+      return { ...partial, tasks, markdown: '', files: [], seconds: (Date.now() - started) / 1000, interrupted: true };
+    }
+    const results = task === 'explanation' ? r.results : await addPopularRow(dir, demo.dataDir, r.results, plan);
+    const report = JSON.parse(await fsp.readFile(path.join(dir, 'report.json'), 'utf8')) as ReportJson;
+    taskMarkdown.set(task, await fsp.readFile(path.join(dir, 'report.md'), 'utf8'));
+    const tokenizer = await loadTokenizer(demo.tokenizerPath);
+    tasks.push({ task, dir, report, prompts: promptJson(r.state, tokenizer) });
+    void results;
+  }
+
+  stage('report', steps, 'writing the report');
+  const seconds = (Date.now() - started) / 1000;
+  const markdown = combinedMarkdown({ ...partial, tasks, seconds }, taskMarkdown);
+  const reportFile = path.join(outDir, 'report.md');
+  const jsonFile = path.join(outDir, 'report.json');
+  await writeFileAtomic(reportFile, markdown);
+  await writeFileAtomic(
+    jsonFile,
+    `${JSON.stringify(
+      {
+        quick: plan.quick,
+        seed,
+        seconds,
+        plan,
+        pretrain: { epochs: pre.history.length, best: pre.best, history: pre.history },
+        tasks: Object.fromEntries(tasks.map((t) => [t.task, { dir: path.relative(outDir, t.dir), report: t.report, prompts: t.prompts.prompts }])),
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  const files = [reportFile, jsonFile, path.join(outDir, 'pretrain.svg'), ...tasks.flatMap((t) => [path.join(t.dir, 'report.md'), path.join(t.dir, 'surrogate.svg')])];
+  return { ...partial, tasks, markdown, files, seconds, interrupted: false };
+}
