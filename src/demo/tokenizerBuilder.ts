@@ -7,9 +7,10 @@
  * - one `▁word` piece per corpus word, case kept (titles are capitalised, P5 text is mostly lowercase, and the prompt
  *   text must round-trip), scored by log frequency so a known word is always one piece;
  * - punctuation as word starts (`▁:`, `▁,`, `▁->`...) and continuations (`_`, `:`, `'`...);
- * - digits as one- and two-digit pieces (`▁7`, `▁42` starting a word; `7`, `42` continuing it), scored so that a
- *   number splits like T5's (`1234` -> `▁12` `34`, `187` -> `▁18` `7`): ids of three or more digits are several
- *   pieces, as item and user ids are in P5, while the demo's small catalogue keeps most items learnable in minutes;
+ * - numbers start with a one- or two-digit word piece (`▁7`, `▁42`) and continue with single digits (`1234` ->
+ *   `▁12` `3` `4`, `user_12` -> `▁user` `_` `1` `2`): ids of three or more digits are several pieces, as in P5, while
+ *   the demo's small catalogue keeps most items one piece and learnable in minutes; one segmentation per number
+ *   (two-digit continuations would tie, `34`+`5` vs `3`+`45`, and tokenizers break ties differently);
  * - every printable ASCII character as a low-scored fallback, so unseen words still encode without `<unk>`.
  *
  * Whitespace: any whitespace run (P5 prompts hold ` \n `) separates words and the ends are dropped, as T5's
@@ -34,7 +35,6 @@ const SCORE_WORD_START = -3; // `▁` alone: only for stray spaces
 const SCORE_PUNCT = -6;
 const SCORE_DIGIT = -6;
 const SCORE_DIGITS_START = -5.5; // `▁42` before `▁4` `2`: a number starts with the longest word-start piece
-const SCORE_DIGITS_CONT = -6.5;
 const SCORE_CHAR = -30; // fallback letters: a 2-letter spelling (-60) loses to any word (>= -20)
 const SCORE_WORD_MIN = -20;
 
@@ -82,7 +82,6 @@ export function buildDemoTokenizer(corpus: readonly string[], opts: DemoTokenize
   for (let d = 0; d <= 9; d++) add(WORD_START + d, SCORE_DIGIT);
   for (let d = 0; d <= 9; d++) add(String(d), SCORE_DIGIT);
   for (let d = 10; d <= 99; d++) add(WORD_START + d, SCORE_DIGITS_START);
-  for (let d = 0; d <= 99; d++) add(String(d).padStart(2, '0'), SCORE_DIGITS_CONT);
 
   // Most frequent first; ties by code-unit order so the result never depends on Map insertion order.
   const byFreq = (a: [string, number], b: [string, number]) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);

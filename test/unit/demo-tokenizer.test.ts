@@ -38,18 +38,18 @@ describe('buildDemoTokenizer', () => {
     const pieces = ids.map((i) => tok.idToPiece(i));
     expect(ids[ids.length - 1]).toBe(EOS_ID);
     expect(ids).not.toContain(UNK_ID);
-    expect(pieces.slice(0, 10)).toEqual(['▁Here', '▁is', '▁the', '▁purchase', '▁history', '▁list', '▁of', '▁user', '_', '12']);
-    expect(pieces.slice(10, 15)).toEqual(['▁:', '▁4', '▁,', '▁18', '7']);
-    // user_12 is one whole word of three pieces; 187 one whole word of two.
+    expect(pieces.slice(0, 11)).toEqual(['▁Here', '▁is', '▁the', '▁purchase', '▁history', '▁list', '▁of', '▁user', '_', '1', '2']);
+    expect(pieces.slice(11, 16)).toEqual(['▁:', '▁4', '▁,', '▁18', '7']);
+    // user_12 is one whole word of four pieces; 187 one whole word of two.
     const ww = tok.wholeWordIds(ids);
-    expect(ww.slice(7, 10)).toEqual([8, 8, 8]);
-    expect(ww[13]).toBe(ww[14]);
+    expect(ww.slice(7, 11)).toEqual([8, 8, 8, 8]);
+    expect(ww[14]).toBe(ww[15]);
     expect(ww[ww.length - 1]).toBe(0);
     expect(tok.decode(ids)).toBe(PROMPT.replace(/\s+/g, ' '));
     // Tabs, CR and newlines are whitespace (the tokenizer's charsmap), as in T5.
     expect(tok.encode('the\titem\r\n  user', { addEos: false }).map((i) => tok.idToPiece(i))).toEqual(['▁the', '▁item', '▁user']);
-    // Numbers split like T5's: the longest word-start piece, then two-digit continuations.
-    expect(tok.encode('1234', { addEos: false }).map((i) => tok.idToPiece(i))).toEqual(['▁12', '34']);
+    // Numbers: the longest word-start piece (two digits at most), then single digits.
+    expect(tok.encode('1234', { addEos: false }).map((i) => tok.idToPiece(i))).toEqual(['▁12', '3', '4']);
     expect(tok.encode('88 5 100', { addEos: false }).map((i) => tok.idToPiece(i))).toEqual(['▁88', '▁5', '▁10', '0']);
   });
 
