@@ -32,6 +32,8 @@ export const MANUAL_PROMPTS: readonly ManualPrompt[] = [
   own('x2-1', 'sequential', 'user_{user} has bought the following items in this order : \n {history} \n which item should the user buy next ?'),
   own('x2-2', 'sequential', 'These are the items user_{user} purchased so far : \n {history} \n recommend the item the user is likely to purchase next'),
   own('x5-1', 'matching', 'From the candidates below , choose the item that user_{user} will most probably buy : \n {candidates}'),
+  own('x3-1', 'explanation', 'Explain why user_{user} likes or dislikes item_{item} : {title}'),
+  own('x3-2', 'explanation', 'user_{user} : item_{item} : {title} \n write the review explanation of the user'),
 ];
 
 /** The baselines of the paper's tables: one seen and one unseen prompt per task. */
@@ -45,7 +47,7 @@ const BASELINES: Record<Task, Record<PromptKind, string>> = {
 const TRAINING: Record<Task, readonly string[]> = {
   sequential: ['2-1', '2-3', 'x2-1', 'x2-2'],
   matching: ['5-7', 'x5-1'],
-  explanation: ['3-1'],
+  explanation: ['3-1', 'x3-1', 'x3-2'],
 };
 
 export function manualPrompt(id: string): ManualPrompt {

@@ -75,7 +75,7 @@ describe('manual prompts', () => {
   it('list only seen templates of the right task for training', () => {
     expect(trainingTemplates('sequential').map((p) => p.id)).toEqual(['2-1', '2-3', 'x2-1', 'x2-2']);
     expect(trainingTemplates('matching').map((p) => p.id)).toEqual(['5-7', 'x5-1']);
-    expect(trainingTemplates('explanation').map((p) => p.id)).toEqual(['3-1']);
+    expect(trainingTemplates('explanation').map((p) => p.id)).toEqual(['3-1', 'x3-1', 'x3-2']);
     for (const task of ['sequential', 'matching', 'explanation'] as const) {
       for (const p of trainingTemplates(task)) {
         expect(p.kind).toBe('seen');
