@@ -63,7 +63,7 @@ export function demoPlan(quick: boolean, seed: number): DemoPlan {
     config: { dModel: 64, dKv: 16, dFf: 256, numHeads: 4, numLayers: 2 },
     pretrain: {
       tasks: quick ? ['sequential'] : ['sequential', 'explanation', 'matching'],
-      epochs: 12,
+      epochs: quick ? 12 : 16,
       batchSize: 64,
       lr: 2e-3,
       sequentialPerUser: 10,
