@@ -8,6 +8,7 @@ interface PretrainArgs {
   data: string;
   tokenizer: string;
   config: string;
+  dropout?: number;
   epochs: number;
   batch: number;
   lr: number;
@@ -80,6 +81,7 @@ export const pretrainCommand: CommandModule<object, PretrainArgs> = {
       .option('data', { type: 'string', demandOption: true, describe: 'P5 data folder' })
       .option('tokenizer', { type: 'string', demandOption: true, describe: 'tokenizer.json or spiece.model' })
       .option('config', { type: 'string', default: 'p5-tiny', describe: 'p5-tiny | p5-mini | p5-small | p5-base | config.json' })
+      .option('dropout', { type: 'number', describe: "dropout rate, replacing the config's (default: the config's, 0.1 for presets)" })
       .option('epochs', { type: 'number', default: 10 })
       .option('batch', { type: 'number', default: 128, describe: 'examples per step' })
       .option('lr', { type: 'number', default: 1e-3, describe: 'peak learning rate (AdamW)' })
@@ -114,6 +116,7 @@ export const pretrainCommand: CommandModule<object, PretrainArgs> = {
           data: args.data,
           tokenizer: args.tokenizer,
           config: args.config,
+          ...(args.dropout !== undefined ? { dropout: args.dropout } : {}),
           out: args.out,
           epochs: args.epochs,
           batchSize: args.batch,

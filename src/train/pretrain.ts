@@ -30,6 +30,8 @@ export interface PretrainOptions {
   tokenizer: string;
   /** A preset (p5-tiny, p5-mini, p5-small, p5-base: vocabulary taken from the tokenizer), a config.json path or an object. */
   config: string | Record<string, unknown>;
+  /** Dropout rate for training, replacing the config's (T5's default is 0.1). Saved in the output config. */
+  dropout?: number;
   out: string;
   epochs: number;
   batchSize: number;
@@ -82,9 +84,15 @@ function positiveInt(v: number | undefined, what: string): void {
 }
 
 /** Preset: the tokenizer's vocabulary. A config file or object: its vocabulary must be the tokenizer's. */
-export function pretrainConfig(config: PretrainOptions['config'], vocabSize: number, tokenizerFile: string): P5Config {
-  if (typeof config === 'string' && PRESETS[config]) return resolveConfig(config, { vocabSize });
-  const c = resolveConfig(config);
+export function pretrainConfig(
+  config: PretrainOptions['config'],
+  vocabSize: number,
+  tokenizerFile: string,
+  dropout?: number,
+): P5Config {
+  const overrides = dropout !== undefined ? { dropoutRate: dropout } : {};
+  if (typeof config === 'string' && PRESETS[config]) return resolveConfig(config, { vocabSize, ...overrides });
+  const c = resolveConfig(config, overrides);
   if (c.vocabSize !== vocabSize) {
     fail(typeof config === 'string' ? config : 'config', `vocab_size ${c.vocabSize} does not match the tokenizer ${tokenizerFile} (${vocabSize} tokens)`);
   }
@@ -110,13 +118,14 @@ export async function pretrain(opts: PretrainOptions, onEvent: (e: PretrainEvent
   positiveInt(opts.batchSize, 'batch size');
   positiveInt(opts.maxUsers, 'max users');
   if (!(opts.lr > 0) || !Number.isFinite(opts.lr)) fail('pretrain', `learning rate must be a positive number, got ${opts.lr}`);
+  if (opts.dropout !== undefined && !(opts.dropout >= 0 && opts.dropout < 1)) fail('pretrain', `dropout must be in [0, 1), got ${opts.dropout}`);
   if (opts.overwrite && opts.resume) fail('pretrain', '--overwrite and --resume exclude each other');
   const tasks: Task[] = [...new Set<Task>(opts.tasks ?? ['sequential', 'matching'])];
   for (const t of tasks) if (!PRETRAIN_TASKS.includes(t)) fail('pretrain', `unknown task "${t}"; known: ${PRETRAIN_TASKS.join(', ')}`);
   const seed = opts.seed ?? 1;
 
   const tokenizer = await loadTokenizer(opts.tokenizer);
-  const config = pretrainConfig(opts.config, tokenizer.vocabSize, opts.tokenizer);
+  const config = pretrainConfig(opts.config, tokenizer.vocabSize, opts.tokenizer, opts.dropout);
   const dataset = await loadDataset(opts.data, opts.maxUsers !== undefined ? { maxUsers: opts.maxUsers } : {});
   if (tasks.includes('explanation') && !dataset.reviews) fail(opts.data, 'task explanation needs exp_splits.pkl in the data folder');
   await prepareOutDir(opts.out, opts.overwrite ?? false, opts.resume ?? false);

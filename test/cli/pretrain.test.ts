@@ -113,6 +113,16 @@ describe('pretrain', () => {
     await expect(pretrain({ ...base, out: out('nothing'), resume: true })).rejects.toThrow(/nothing to resume/);
   });
 
+  it('takes a dropout override: saved in config.json, part of the run identity, checked', async () => {
+    const r = await pretrain({ ...base, epochs: 1, tasks: ['sequential'], dropout: 0, out: out('dropout0') });
+    expect(r.completed).toBe(true);
+    expect(JSON.parse(readFileSync(path.join(out('dropout0'), 'config.json'), 'utf8')).dropout_rate).toBe(0);
+    await expect(pretrain({ ...base, epochs: 1, tasks: ['sequential'], dropout: 0.2, out: out('dropout0'), resume: true })).rejects.toThrow(
+      /state belongs to another run \(model config dropoutRate: saved 0, now 0.2\)/,
+    );
+    await expect(pretrain({ ...base, dropout: 1, out: out('dropout1') })).rejects.toThrow(/dropout must be in \[0, 1\), got 1/);
+  });
+
   it('stops on a NaN loss with a clear message and keeps the last good checkpoint', async () => {
     const o = out('nan');
     await pretrain({ ...base, epochs: 1, tasks: ['sequential'], out: o });
