@@ -7,6 +7,7 @@ import cliProgress from 'cli-progress';
 import * as path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { DEFAULT_DEMO_DIR, DEFAULT_DEMO_SEED, runDemo, type DemoEvent, type DemoResult } from '../demo/pipeline.js';
+import { formatScore as fmt } from '../util/format.js';
 
 interface DemoArgs {
   out: string;
@@ -14,10 +15,6 @@ interface DemoArgs {
   quick: boolean;
   device: string;
   overwrite: boolean;
-}
-
-function fmt(x: number | null | undefined): string {
-  return typeof x === 'number' && Number.isFinite(x) ? x.toFixed(4) : '–';
 }
 
 /** Turns demo events into stderr progress: in-place bar / status line on a TTY, sparse lines otherwise. */

@@ -23,7 +23,8 @@ import { runSearch, type RunProgress } from '../search/run.js';
 import { loadState } from '../search/state.js';
 import { promptJson, writeReportFiles, type PromptJson, type SearchResults } from '../search/report.js';
 import { pretrain, type PretrainEvent, type PretrainResult } from '../train/index.js';
-import type { Task } from '../types.js';
+import type { Task, Tokenizer } from '../types.js';
+import { formatScore as fmt } from '../util/format.js';
 import { exists, writeFileAtomic } from '../util/fs.js';
 import { writeDemoData } from './index.js';
 import { demoPlan, type DemoPlan } from './plan.js';
@@ -105,7 +106,7 @@ function pretrainPlot(r: PretrainResult): string {
 }
 
 /** The popularity row is added to ranking tables, and the task's report files rewritten with it. */
-async function addPopularRow(dir: string, dataDir: string, results: SearchResults, plan: DemoPlan): Promise<SearchResults> {
+async function addPopularRow(dir: string, dataDir: string, results: SearchResults, tokenizer: Tokenizer): Promise<void> {
   const state = await loadState(dir);
   // The same users the search loaded: popularity is counted over them, as `paprec eval --baseline popular` does.
   const dataset = await loadDataset(dataDir, state.options.maxUsers !== undefined ? { maxUsers: state.options.maxUsers } : {});
@@ -114,13 +115,7 @@ async function addPopularRow(dir: string, dataDir: string, results: SearchResult
   const out: SearchResults = { ...results, prompts: withPopularRow(results.prompts, row) };
   // results.json keeps the row, so `paprec report DIR` rebuilds the same table.
   await writeFileAtomic(path.join(dir, 'results.json'), `${JSON.stringify(out)}\n`);
-  await writeReportFiles(dir, state, await loadTokenizer(state.inputs.tokenizer), out);
-  void plan;
-  return out;
-}
-
-function fmt(x: number | undefined, digits = 4): string {
-  return x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(digits);
+  await writeReportFiles(dir, state, tokenizer, out);
 }
 
 function combinedMarkdown(r: Omit<DemoResult, 'markdown' | 'files' | 'interrupted'>, taskMarkdown: Map<Task, string>): string {
@@ -142,7 +137,7 @@ function combinedMarkdown(r: Omit<DemoResult, 'markdown' | 'files' | 'interrupte
   for (const t of r.tasks) {
     lines.push(`## ${t.task}`, '', taskMarkdown.get(t.task) ?? reportMarkdown(t.report), '');
     for (const p of t.prompts.prompts) {
-      lines.push(`- ${p.kind} (${p.search}): \`${p.taskTokens.text.join(' ')}\`${p.personalized ? ' + [T_u]' : ''}, validation surrogate ${fmt(p.validation.start ?? undefined)} -> ${fmt(p.validation.best ?? undefined)}`);
+      lines.push(`- ${p.kind} (${p.search}): \`${p.taskTokens.text.join(' ')}\`${p.personalized ? ' + [T_u]' : ''}, validation surrogate ${fmt(p.validation.start)} -> ${fmt(p.validation.best)}`);
     }
     lines.push('', `Files: ${path.join(t.dir, 'report.md')}, ${path.join(t.dir, 'surrogate.svg')}, ${path.join(t.dir, 'prompt.json')}`, '');
   }
@@ -166,7 +161,7 @@ export async function runDemo(opts: DemoOptions = {}, onEvent: (e: DemoEvent) =>
   await prepareOut(outDir, opts.overwrite ?? false);
   stage('data', 1, 'generating the synthetic world and its tokenizer');
   const demo = await writeDemoData(outDir, plan.world);
-  const vocabSize = (await loadTokenizer(demo.tokenizerPath)).vocabSize;
+  const tokenizer = await loadTokenizer(demo.tokenizerPath);
 
   stage('pretrain', 2, `pretraining the backbone (${plan.pretrain.epochs} epochs on ${plan.pretrain.tasks.join(', ')})`);
   const modelDir = path.join(outDir, 'backbone');
@@ -174,7 +169,7 @@ export async function runDemo(opts: DemoOptions = {}, onEvent: (e: DemoEvent) =>
     {
       data: demo.dataDir,
       tokenizer: demo.tokenizerPath,
-      config: { vocabSize, ...plan.config },
+      config: { vocabSize: tokenizer.vocabSize, ...plan.config },
       out: modelDir,
       epochs: plan.pretrain.epochs,
       batchSize: plan.pretrain.batchSize,
@@ -193,7 +188,7 @@ export async function runDemo(opts: DemoOptions = {}, onEvent: (e: DemoEvent) =>
     if (stopped()) return { ...partial, tasks: [], markdown: '', files: [], seconds: (Date.now() - started) / 1000, interrupted: true };
     throw new PaprecError(`demo: pretraining finished no epoch (${modelDir})`);
   }
-  if (exists(path.join(outDir, 'pretrain.svg')) === false) await writeFileAtomic(path.join(outDir, 'pretrain.svg'), pretrainPlot(pre));
+  await writeFileAtomic(path.join(outDir, 'pretrain.svg'), pretrainPlot(pre));
 
   const tasks: DemoTaskResult[] = [];
   const taskMarkdown = new Map<Task, string>();
@@ -225,12 +220,10 @@ export async function runDemo(opts: DemoOptions = {}, onEvent: (e: DemoEvent) =>
     if (r.interrupted || !r.results) {
       return { ...partial, tasks, markdown: '', files: [], seconds: (Date.now() - started) / 1000, interrupted: true };
     }
-    const results = task === 'explanation' ? r.results : await addPopularRow(dir, demo.dataDir, r.results, plan);
+    if (task !== 'explanation') await addPopularRow(dir, demo.dataDir, r.results, tokenizer);
     const report = JSON.parse(await fsp.readFile(path.join(dir, 'report.json'), 'utf8')) as ReportJson;
     taskMarkdown.set(task, await fsp.readFile(path.join(dir, 'report.md'), 'utf8'));
-    const tokenizer = await loadTokenizer(demo.tokenizerPath);
     tasks.push({ task, dir, report, prompts: promptJson(r.state, tokenizer) });
-    void results;
   }
 
   stage('report', steps, 'writing the report');
