@@ -117,7 +117,11 @@ void P5Model::init_weights(uint64_t seed) {
     auto ends = [&](const char* suffix) { return name.size() >= std::strlen(suffix) &&
                                                  name.compare(name.size() - std::strlen(suffix), std::string::npos, suffix) == 0; };
     if (ends("layer_norm.weight")) t.fill_(1.0);
-    else if (name == "shared.weight" || name == "encoder.whole_word_embeddings.weight") t.normal_(0.0, 1.0, gen);
+    else if (name == "shared.weight") t.normal_(0.0, 1.0, gen);
+    // Zero: a model trained from scratch starts as plain T5 and learns word positions only where they help. At
+    // the token embeddings' scale (P5 drew them N(0, 1) next to pretrained T5 embeddings far larger), they drown
+    // the item ids in noise and the model never learns to read its input (README, "Training a backbone").
+    else if (name == "encoder.whole_word_embeddings.weight") t.zero_();
     else if (ends(".q.weight")) t.normal_(0.0, 1.0 / std::sqrt(D * K), gen);
     else if (ends(".k.weight") || ends(".v.weight")) t.normal_(0.0, 1.0 / std::sqrt(D), gen);
     else if (ends(".o.weight")) t.normal_(0.0, 1.0 / std::sqrt(HK), gen);

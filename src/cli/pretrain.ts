@@ -9,6 +9,7 @@ interface PretrainArgs {
   tokenizer: string;
   config: string;
   dropout?: number;
+  'whole-word'?: boolean;
   epochs: number;
   batch: number;
   lr: number;
@@ -82,6 +83,10 @@ export const pretrainCommand: CommandModule<object, PretrainArgs> = {
       .option('tokenizer', { type: 'string', demandOption: true, describe: 'tokenizer.json or spiece.model' })
       .option('config', { type: 'string', default: 'p5-tiny', describe: 'p5-tiny | p5-mini | p5-small | p5-base | config.json' })
       .option('dropout', { type: 'number', describe: "dropout rate, replacing the config's (default: the config's, 0.1 for presets)" })
+      .option('whole-word', {
+        type: 'boolean',
+        describe: "P5's whole-word embeddings (default: the config's, on for presets); --no-whole-word trains a plain T5",
+      })
       .option('epochs', { type: 'number', default: 10 })
       .option('batch', { type: 'number', default: 128, describe: 'examples per step' })
       .option('lr', { type: 'number', default: 1e-3, describe: 'peak learning rate (AdamW)' })
@@ -117,6 +122,7 @@ export const pretrainCommand: CommandModule<object, PretrainArgs> = {
           tokenizer: args.tokenizer,
           config: args.config,
           ...(args.dropout !== undefined ? { dropout: args.dropout } : {}),
+          ...(args['whole-word'] !== undefined ? { wholeWordEmbeddings: args['whole-word'] } : {}),
           out: args.out,
           epochs: args.epochs,
           batchSize: args.batch,

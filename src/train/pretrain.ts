@@ -32,6 +32,8 @@ export interface PretrainOptions {
   config: string | Record<string, unknown>;
   /** Dropout rate for training, replacing the config's (T5's default is 0.1). Saved in the output config. */
   dropout?: number;
+  /** P5's whole-word embeddings on or off, replacing the config's. Saved in the output config. */
+  wholeWordEmbeddings?: boolean;
   out: string;
   epochs: number;
   batchSize: number;
@@ -89,8 +91,12 @@ export function pretrainConfig(
   vocabSize: number,
   tokenizerFile: string,
   dropout?: number,
+  wholeWordEmbeddings?: boolean,
 ): P5Config {
-  const overrides = dropout !== undefined ? { dropoutRate: dropout } : {};
+  const overrides = {
+    ...(dropout !== undefined ? { dropoutRate: dropout } : {}),
+    ...(wholeWordEmbeddings !== undefined ? { wholeWordEmbeddings } : {}),
+  };
   if (typeof config === 'string' && PRESETS[config]) return resolveConfig(config, { vocabSize, ...overrides });
   const c = resolveConfig(config, overrides);
   if (c.vocabSize !== vocabSize) {
@@ -125,7 +131,7 @@ export async function pretrain(opts: PretrainOptions, onEvent: (e: PretrainEvent
   const seed = opts.seed ?? 1;
 
   const tokenizer = await loadTokenizer(opts.tokenizer);
-  const config = pretrainConfig(opts.config, tokenizer.vocabSize, opts.tokenizer, opts.dropout);
+  const config = pretrainConfig(opts.config, tokenizer.vocabSize, opts.tokenizer, opts.dropout, opts.wholeWordEmbeddings);
   const dataset = await loadDataset(opts.data, opts.maxUsers !== undefined ? { maxUsers: opts.maxUsers } : {});
   if (tasks.includes('explanation') && !dataset.reviews) fail(opts.data, 'task explanation needs exp_splits.pkl in the data folder');
   await prepareOutDir(opts.out, opts.overwrite ?? false, opts.resume ?? false);

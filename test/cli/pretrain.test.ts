@@ -123,6 +123,22 @@ describe('pretrain', () => {
     await expect(pretrain({ ...base, dropout: 1, out: out('dropout1') })).rejects.toThrow(/dropout must be in \[0, 1\), got 1/);
   });
 
+  it('trains without whole-word embeddings on request: a plain T5 that every command loads', async () => {
+    const o = out('noww');
+    const r = await pretrain({ ...base, epochs: 1, tasks: ['sequential'], wholeWordEmbeddings: false, out: o });
+    expect(r.completed).toBe(true);
+    expect(JSON.parse(readFileSync(path.join(o, 'config.json'), 'utf8')).whole_word_embeddings).toBe(false);
+    const b = await Backbone.load(o, { device: 'cpu' });
+    try {
+      expect(b.native.names()).not.toContain('encoder.whole_word_embeddings.weight');
+    } finally {
+      b.dispose();
+    }
+    await expect(pretrain({ ...base, epochs: 1, tasks: ['sequential'], out: o, resume: true })).rejects.toThrow(
+      /state belongs to another run \(model config wholeWordEmbeddings: saved false, now true\)/,
+    );
+  });
+
   it('stops on a NaN loss with a clear message and keeps the last good checkpoint', async () => {
     const o = out('nan');
     await pretrain({ ...base, epochs: 1, tasks: ['sequential'], out: o });

@@ -49,6 +49,14 @@ afterAll(() => {
 });
 
 describe('BackboneTrainer', () => {
+  it('starts from T5 initial weights, with the whole-word embeddings at zero', async () => {
+    const t = await (await model()).tensors();
+    const std = (a: Float32Array) => Math.sqrt(a.reduce((s, x) => s + x * x, 0) / a.length);
+    expect(std(t.get('shared.weight')!.data)).toBeGreaterThan(0.9);
+    expect(std(t.get('shared.weight')!.data)).toBeLessThan(1.1);
+    expect(t.get('encoder.whole_word_embeddings.weight')!.data.every((x) => x === 0)).toBe(true);
+  });
+
   it('lowers the loss of the data it trains on, reporting every step', async () => {
     const b = await model();
     const trainer = new BackboneTrainer(b, { lr: 1e-2, seed: 1, warmupSteps: 2 });
