@@ -85,18 +85,16 @@ function positiveInt(v: number | undefined, what: string): void {
   if (v !== undefined && (!Number.isInteger(v) || v < 1)) fail('pretrain', `${what} must be a positive integer, got ${v}`);
 }
 
-/** Preset: the tokenizer's vocabulary. A config file or object: its vocabulary must be the tokenizer's. */
+/**
+ * Preset: the tokenizer's vocabulary. A config file or object: its vocabulary must be the tokenizer's. `overrides`
+ * (the command's --dropout, --no-whole-word) replace the config's fields.
+ */
 export function pretrainConfig(
   config: PretrainOptions['config'],
   vocabSize: number,
   tokenizerFile: string,
-  dropout?: number,
-  wholeWordEmbeddings?: boolean,
+  overrides: Partial<P5Config> = {},
 ): P5Config {
-  const overrides = {
-    ...(dropout !== undefined ? { dropoutRate: dropout } : {}),
-    ...(wholeWordEmbeddings !== undefined ? { wholeWordEmbeddings } : {}),
-  };
   if (typeof config === 'string' && PRESETS[config]) return resolveConfig(config, { vocabSize, ...overrides });
   const c = resolveConfig(config, overrides);
   if (c.vocabSize !== vocabSize) {
@@ -131,7 +129,10 @@ export async function pretrain(opts: PretrainOptions, onEvent: (e: PretrainEvent
   const seed = opts.seed ?? 1;
 
   const tokenizer = await loadTokenizer(opts.tokenizer);
-  const config = pretrainConfig(opts.config, tokenizer.vocabSize, opts.tokenizer, opts.dropout, opts.wholeWordEmbeddings);
+  const config = pretrainConfig(opts.config, tokenizer.vocabSize, opts.tokenizer, {
+    ...(opts.dropout !== undefined ? { dropoutRate: opts.dropout } : {}),
+    ...(opts.wholeWordEmbeddings !== undefined ? { wholeWordEmbeddings: opts.wholeWordEmbeddings } : {}),
+  });
   const dataset = await loadDataset(opts.data, opts.maxUsers !== undefined ? { maxUsers: opts.maxUsers } : {});
   if (tasks.includes('explanation') && !dataset.reviews) fail(opts.data, 'task explanation needs exp_splits.pkl in the data folder');
   await prepareOutDir(opts.out, opts.overwrite ?? false, opts.resume ?? false);
