@@ -3,8 +3,9 @@
 # evaluate prompt 2-3 on every test user (beam 20) next to the most-popular baseline.
 # Training is ~2x faster on LibTorch 2.x than on Debian's 1.13, so when a CPU torch 2.x wheel sits under /opt (and no
 # LIBTORCH is given) the addon is built against it into build-torch2/ and used through PAPREC_NATIVE.
-# Env: DATA, TOKENIZER, OUT (runs/beauty-cpu), EPOCHS (42), BATCH (32), LR (3e-3), DROPOUT (0), EVAL_USERS (all),
-# WHOLE_WORD (empty: P5's whole-word embeddings; --no-whole-word trains a plain T5).
+# Env: DATA, TOKENIZER, OUT (runs/beauty-cpu), EPOCHS (12), WINDOWS (3 training windows per user per epoch),
+# BATCH (32), OPTIMIZER (adamw-scale), LR (2e-2), WEIGHT_DECAY (0), DROPOUT (0), EVAL_USERS (all),
+# WHOLE_WORD (--no-whole-word: a plain T5; empty: P5's whole-word embeddings).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${DATA:-../shared/data/beauty}; tok=${TOKENIZER:-../shared/data/t5/spiece.model}; model=${OUT:-runs/beauty-cpu}
@@ -24,8 +25,9 @@ node -e "import('./dist/native.js').then((m) => console.log('LibTorch', m.native
 
 t0=$(date +%s); lap() { echo "[$(( $(date +%s) - t0 )) s] $*"; }
 lap "pretrain"
-node bin/paprec.js pretrain --data "$data" --tokenizer "$tok" --config p5-tiny --dropout "${DROPOUT:-0}" ${WHOLE_WORD:-} \
-  --tasks sequential --epochs "${EPOCHS:-42}" --batch "${BATCH:-32}" --lr "${LR:-3e-3}" \
+node bin/paprec.js pretrain --data "$data" --tokenizer "$tok" --config p5-tiny --dropout "${DROPOUT:-0}" ${WHOLE_WORD---no-whole-word} \
+  --tasks sequential --epochs "${EPOCHS:-12}" --windows-per-user "${WINDOWS:-3}" --batch "${BATCH:-32}" \
+  --optimizer "${OPTIMIZER:-adamw-scale}" --lr "${LR:-2e-2}" --weight-decay "${WEIGHT_DECAY:-0}" \
   --val-users 1000 --val-beams 5 --device cpu --overwrite -o "$model"
 lap "eval: prompt 2-3 vs popularity, test split, beam 20"
 node bin/paprec.js eval --data "$data" --model "$model" --tokenizer "$tok" --task sequential --prompt seen \

@@ -77,6 +77,7 @@ export interface NativeTrainOptions {
   clipNorm?: number;
   seed?: number;
   bf16?: boolean;
+  rmsScaled?: boolean;
 }
 
 export interface NativeTrainProgress {

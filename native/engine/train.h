@@ -1,7 +1,8 @@
-// Backbone training: teacher-forced P5 loss, AdamW with decoupled weight decay, linear warm-up then linear decay,
-// global gradient-norm clipping, dropout on. Reproducible on CPU: the batch plan comes from (seed, epoch) and the
-// dropout generator is re-seeded from (seed, step) before every step, so a run resumed from a saved state takes
-// exactly the steps an uninterrupted run takes.
+// Backbone training: teacher-forced P5 loss, AdamW with decoupled weight decay (or nanoT5's AdamW-scale, whose step
+// is relative to each tensor's RMS), linear warm-up then linear decay, global gradient-norm clipping, dropout on.
+// Reproducible on CPU: the batch plan comes from (seed, epoch) and the dropout generator is re-seeded from
+// (seed, step) before every step, so a run resumed from a saved state takes exactly the steps an uninterrupted run
+// takes.
 #pragma once
 #include <torch/torch.h>
 
@@ -24,6 +25,7 @@ struct TrainOptions {
   double clip_norm = 1.0;   // <= 0: no clipping
   uint64_t seed = 0;
   bool bf16_autocast = false;  // CUDA only: matmuls in bf16, weights and optimizer state in fp32
+  bool rms_scaled = false;     // AdamW-scale: each tensor's step is lr x max(1e-3, RMS(tensor))
 };
 
 struct EpochOptions {

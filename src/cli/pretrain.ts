@@ -1,7 +1,7 @@
 import cliProgress from 'cli-progress';
 import type { Argv, CommandModule } from 'yargs';
 import { PaprecError } from '../errors.js';
-import { pretrain, type PretrainEvent, PRETRAIN_TASKS } from '../train/index.js';
+import { OPTIMIZERS, pretrain, type Optimizer, type PretrainEvent, PRETRAIN_TASKS } from '../train/index.js';
 import type { Task } from '../types.js';
 
 interface PretrainArgs {
@@ -23,6 +23,7 @@ interface PretrainArgs {
   'warmup-ratio': number;
   'weight-decay': number;
   'clip-norm': number;
+  optimizer: Optimizer;
   'windows-per-user': number;
   'val-users': number;
   'val-beams': number;
@@ -89,7 +90,13 @@ export const pretrainCommand: CommandModule<object, PretrainArgs> = {
       })
       .option('epochs', { type: 'number', default: 10 })
       .option('batch', { type: 'number', default: 128, describe: 'examples per step' })
-      .option('lr', { type: 'number', default: 1e-3, describe: 'peak learning rate (AdamW)' })
+      .option('lr', { type: 'number', default: 1e-3, describe: 'peak learning rate' })
+      .option('optimizer', {
+        type: 'string',
+        choices: OPTIMIZERS,
+        default: 'adamw',
+        describe: "adamw | adamw-scale (nanoT5's: each tensor's step relative to its RMS; use a larger lr, ~1e-2)",
+      })
       .option('tasks', { type: 'string', default: 'sequential,matching', describe: `comma-separated: ${PRETRAIN_TASKS.join(', ')}` })
       .option('max-users', { type: 'number', describe: 'train on users 1..N only' })
       .option('device', { type: 'string', default: 'auto', describe: 'cpu | cuda | cuda:N | auto' })
@@ -137,6 +144,7 @@ export const pretrainCommand: CommandModule<object, PretrainArgs> = {
           warmupRatio: args['warmup-ratio'],
           weightDecay: args['weight-decay'],
           clipNorm: args['clip-norm'],
+          optimizer: args.optimizer,
           sequentialPerUser: args['windows-per-user'],
           validationUsers: args['val-users'],
           validationBeams: args['val-beams'],

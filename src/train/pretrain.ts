@@ -20,7 +20,7 @@ import { loadTokenizer } from '../tokenizer/load.js';
 import type { Task } from '../types.js';
 import { exists } from '../util/fs.js';
 import { epochExamples, packTrainData, PRETRAIN_TASKS } from './data.js';
-import { hasTrainState, identityMismatch, loadTrainState, saveTrainState, stateDir, type RunIdentity } from './state.js';
+import { hasTrainState, identityMismatch, loadTrainState, OPTIMIZERS, saveTrainState, stateDir, type Optimizer, type RunIdentity } from './state.js';
 import { BackboneTrainer, type TrainProgress } from './trainer.js';
 import { beamRanker } from './ranker.js';
 import { isBetter, validate, validationSet, type Ranker, type Validation } from './validate.js';
@@ -51,6 +51,8 @@ export interface PretrainOptions {
   warmupRatio?: number;
   weightDecay?: number;
   clipNorm?: number;
+  /** `adamw` (default) or `adamw-scale` (nanoT5's: steps relative to each tensor's RMS; wants a larger lr, ~1e-2). */
+  optimizer?: Optimizer;
   /** Sequential training windows per user per epoch (default 1). */
   sequentialPerUser?: number;
   /** Users in the validation sample (default 1000). */
@@ -122,6 +124,8 @@ export async function pretrain(opts: PretrainOptions, onEvent: (e: PretrainEvent
   positiveInt(opts.batchSize, 'batch size');
   positiveInt(opts.maxUsers, 'max users');
   if (!(opts.lr > 0) || !Number.isFinite(opts.lr)) fail('pretrain', `learning rate must be a positive number, got ${opts.lr}`);
+  if (opts.optimizer !== undefined && !OPTIMIZERS.includes(opts.optimizer))
+    fail('pretrain', `unknown optimizer "${String(opts.optimizer)}"; known: ${OPTIMIZERS.join(', ')}`);
   if (opts.dropout !== undefined && !(opts.dropout >= 0 && opts.dropout < 1)) fail('pretrain', `dropout must be in [0, 1), got ${opts.dropout}`);
   if (opts.overwrite && opts.resume) fail('pretrain', '--overwrite and --resume exclude each other');
   const tasks: Task[] = [...new Set<Task>(opts.tasks ?? ['sequential', 'matching'])];
@@ -156,6 +160,7 @@ export async function pretrain(opts: PretrainOptions, onEvent: (e: PretrainEvent
     sequentialPerUser,
     weightDecay: opts.weightDecay ?? 0.01,
     clipNorm: opts.clipNorm ?? 1.0,
+    optimizer: opts.optimizer ?? 'adamw',
     warmupSteps: Math.round((opts.warmupRatio ?? 0.05) * totalSteps),
     totalSteps,
   };
@@ -168,6 +173,7 @@ export async function pretrain(opts: PretrainOptions, onEvent: (e: PretrainEvent
       lr: opts.lr,
       weightDecay: identity.weightDecay,
       clipNorm: identity.clipNorm,
+      rmsScaled: identity.optimizer === 'adamw-scale',
       warmupSteps: identity.warmupSteps,
       totalSteps,
       seed,

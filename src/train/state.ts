@@ -14,6 +14,10 @@ import { exists, readFileOrFail, writeFileAtomic } from '../util/fs.js';
 import type { OptimizerState } from './trainer.js';
 
 export const STATE_DIR = 'train_state';
+
+/** `adamw`: plain AdamW. `adamw-scale`: nanoT5's AdamW whose step is relative to each tensor's RMS. */
+export type Optimizer = 'adamw' | 'adamw-scale';
+export const OPTIMIZERS: readonly Optimizer[] = ['adamw', 'adamw-scale'];
 export const STATE_FILE = 'state.json';
 
 /** What must match for a run to continue another: the model and everything that shapes the data and the steps. */
@@ -28,6 +32,7 @@ export interface RunIdentity {
   sequentialPerUser: number;
   weightDecay: number;
   clipNorm: number;
+  optimizer: Optimizer;
   warmupSteps: number;
   totalSteps: number;
 }
@@ -117,7 +122,8 @@ export function identityMismatch(saved: RunIdentity, now: RunIdentity): string |
   for (const k of Object.keys(b)) {
     if (JSON.stringify(a[k]) !== JSON.stringify(b[k])) return `model config ${k}: saved ${JSON.stringify(a[k])}, now ${JSON.stringify(b[k])}`;
   }
-  const sa = saved as unknown as Record<string, unknown>;
+  const sa: Record<string, unknown> = { ...saved };
+  sa['optimizer'] ??= 'adamw'; // states saved before the option existed
   const nb = now as unknown as Record<string, unknown>;
   for (const k of Object.keys(nb)) {
     if (k === 'config') continue;

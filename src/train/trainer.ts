@@ -23,6 +23,8 @@ export interface TrainerOptions {
   seed?: number;
   /** CUDA only: bf16 autocast, fp32 weights and optimizer state. */
   bf16?: boolean;
+  /** AdamW-scale (nanoT5): each tensor's step is lr x max(1e-3, RMS(tensor)), as in Adafactor (default false). */
+  rmsScaled?: boolean;
 }
 
 /** AdamW state by parameter name: first and second moments, and the number of steps taken. */

@@ -139,6 +139,19 @@ describe('pretrain', () => {
     );
   });
 
+  it('trains with AdamW-scale on request: part of the run identity; an unknown optimizer is refused by name', async () => {
+    const o = out('adamw-scale');
+    const r = await pretrain({ ...base, epochs: 1, tasks: ['sequential'], optimizer: 'adamw-scale', lr: 2e-2, out: o });
+    expect(r.completed).toBe(true);
+    const state = JSON.parse(readFileSync(path.join(o, 'train_state', 'state.json'), 'utf8'));
+    expect(state.identity.optimizer).toBe('adamw-scale');
+    await expect(pretrain({ ...base, epochs: 1, tasks: ['sequential'], lr: 2e-2, out: o, resume: true })).rejects.toThrow(
+      /state belongs to another run \(optimizer: saved "adamw-scale", now "adamw"\)/,
+    );
+    const bad = { ...base, optimizer: 'sgd' } as unknown as PretrainOptions;
+    await expect(pretrain({ ...bad, out: out('sgd') })).rejects.toThrow(/unknown optimizer "sgd"; known: adamw, adamw-scale/);
+  });
+
   it('stops on a NaN loss with a clear message and keeps the last good checkpoint', async () => {
     const o = out('nan');
     await pretrain({ ...base, epochs: 1, tasks: ['sequential'], out: o });

@@ -76,6 +76,26 @@ describe('BackboneTrainer', () => {
     expect(last!.examplesPerSecond).toBeGreaterThan(0);
   });
 
+  it("takes Adam's first step: lr per weight, or lr x the tensor's RMS with AdamW-scale", async () => {
+    // Step 1 of Adam moves every weight whose gradient dwarfs eps by exactly lr * scale (m / sqrt(v) = sign(g)).
+    const rms = (a: Float32Array) => Math.sqrt(a.reduce((s, x) => s + x * x, 0) / a.length);
+    for (const rmsScaled of [false, true]) {
+      const b = await model(8);
+      const before = await b.tensors();
+      const lr = 1e-3;
+      const trainer = new BackboneTrainer(b, { lr, weightDecay: 0, clipNorm: 0, rmsScaled });
+      await trainer.runEpoch(data, { epoch: 0, batchSize: data.inputOffsets.length });
+      const after = await b.tensors();
+      for (const name of ['shared.weight', 'encoder.block.0.layer.0.SelfAttention.q.weight', 'decoder.block.1.layer.2.DenseReluDense.wo.weight']) {
+        const p0 = before.get(name)!.data;
+        const p1 = after.get(name)!.data;
+        const step = p0.reduce((m, x, i) => Math.max(m, Math.abs(p1[i]! - x)), 0);
+        const expected = lr * (rmsScaled ? Math.max(1e-3, rms(p0)) : 1);
+        expect(step / expected, `${name}, rmsScaled ${rmsScaled}`).toBeCloseTo(1, 3);
+      }
+    }
+  });
+
   it('warm-up then linear decay to zero', async () => {
     const trainer = new BackboneTrainer(await model(), { lr: 1e-3, warmupSteps: 10, totalSteps: 110 });
     expect(trainer.lrAt(0)).toBeCloseTo(1e-4, 12);
