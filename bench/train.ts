@@ -2,6 +2,8 @@
  * Training throughput (examples/s) at p5-tiny and p5-small shapes on Beauty-shaped inputs: sequential examples of
  * ../shared/data/beauty rendered with the seen templates, T5's spiece.model vocabulary (32,100), short runs.
  * PAPREC_BENCH_TRAIN_BATCHES=tiny:256,small:32 and PAPREC_BENCH_TRAIN_STEPS=6 change the shapes.
+ * On CPU, p5-tiny also runs at batch 32 two ways: one batch over all intra-op threads (the simpler path), and the
+ * batch split into parallel shards, one thread each (the trainer's default).
  */
 import { fileURLToPath } from 'node:url';
 import { Backbone } from '../src/backbone/backbone.js';
@@ -14,6 +16,7 @@ import { BackboneTrainer } from '../src/train/trainer.js';
 
 const BEAUTY = fileURLToPath(new URL('../../shared/data/beauty', import.meta.url));
 const SPIECE = fileURLToPath(new URL('../../shared/data/t5/spiece.model', import.meta.url));
+const DEVICE = process.env.PAPREC_BENCH_DEVICE ?? 'cpu';
 
 function firstRows(d: TrainData, n: number): TrainData {
   const m = Math.min(n, d.inputOffsets.length - 1);
@@ -28,10 +31,17 @@ function firstRows(d: TrainData, n: number): TrainData {
   };
 }
 
-async function measure(preset: string, batch: number, steps: number, data: TrainData, vocabSize: number): Promise<{ eps: number; stepMs: number }> {
-  const backbone = await Backbone.create(resolveConfig(preset, { vocabSize }), { seed: 1, device: process.env.PAPREC_BENCH_DEVICE ?? 'cpu' });
+async function measure(
+  preset: string,
+  batch: number,
+  steps: number,
+  data: TrainData,
+  vocabSize: number,
+  shards = 0,
+): Promise<{ eps: number; stepMs: number }> {
+  const backbone = await Backbone.create(resolveConfig(preset, { vocabSize }), { seed: 1, device: DEVICE });
   try {
-    const trainer = new BackboneTrainer(backbone, { lr: 1e-3, seed: 1 });
+    const trainer = new BackboneTrainer(backbone, { lr: 1e-3, seed: 1, shards });
     // One warm-up step (allocator, first-touch), then the timed steps.
     await trainer.runEpoch(firstRows(data, batch), { epoch: 0, batchSize: batch });
     const timed = firstRows(data, batch * steps);
@@ -63,6 +73,13 @@ export async function benchTrain(): Promise<Record<string, number | string>> {
     out[`train.${preset}.batch`] = batch;
     out[`train.${preset}.examples_per_s`] = r.eps;
     out[`train.${preset}.step_ms`] = r.stepMs;
+  }
+  if (DEVICE === 'cpu') {
+    const one = await measure('p5-tiny', 32, steps * 4, data, tokenizer.vocabSize, 1);
+    const sharded = await measure('p5-tiny', 32, steps * 4, data, tokenizer.vocabSize, 0);
+    out['train.p5-tiny.batch32.one_batch.examples_per_s'] = one.eps;
+    out['train.p5-tiny.batch32.parallel_shards.examples_per_s'] = sharded.eps;
+    out['train.p5-tiny.batch32.shard_speedup'] = sharded.eps / one.eps;
   }
   return out;
 }

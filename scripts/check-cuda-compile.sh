@@ -30,7 +30,7 @@ grep -q 'define USE_CUDA\|C10_CUDA' -r "$torch/include/c10/cuda/impl/cuda_cmake_
 
 napi=$(node -p "require('node-api-headers').include_dir")
 addon=$(node -p "require('node-addon-api').include_dir")
-flags=(-std=c++20 -fsyntax-only -DPAPREC_WITH_CUDA=1 -DNAPI_VERSION=8 -DNODE_ADDON_API_DISABLE_DEPRECATED
+flags=(-std=c++20 -fsyntax-only -fopenmp -DPAPREC_WITH_CUDA=1 -DNAPI_VERSION=8 -DNODE_ADDON_API_DISABLE_DEPRECATED
   -DNODE_ADDON_API_CPP_EXCEPTIONS -I native -I "$torch/include" -I "$torch/include/torch/csrc/api/include"
   -I "$cuda_inc" -I "$napi" -I "$addon")
 echo "check-cuda-compile: $(ls native/**/*.cc native/*.cc 2>/dev/null | wc -l) sources against $torch (CUDA headers $cuda_inc)"

@@ -78,6 +78,7 @@ export interface NativeTrainOptions {
   seed?: number;
   bf16?: boolean;
   rmsScaled?: boolean;
+  shards?: number;
 }
 
 export interface NativeTrainProgress {

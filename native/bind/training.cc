@@ -86,7 +86,7 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
   }
 
   // new NativeTrainer(backbone, {lr, weightDecay, beta1, beta2, eps, warmupSteps, totalSteps, clipNorm, seed, bf16,
-  //                             rmsScaled})
+  //                             rmsScaled, shards})
   explicit NativeTrainer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeTrainer>(info) {
     auto env = info.Env();
     if (info.Length() < 1) throw Napi::TypeError::New(env, "NativeTrainer(backbone, options)");
@@ -105,6 +105,7 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
       t.seed = static_cast<uint64_t>(get_int(o, "seed", 0));
       t.bf16_autocast = get_bool(o, "bf16", false);
       t.rms_scaled = get_bool(o, "rmsScaled", false);
+      t.shards = get_int(o, "shards", 0);
       std::lock_guard<std::mutex> lock(backbone->mutex);
       state_ = std::make_shared<TrainerState>();
       state_->backbone = backbone;

@@ -71,6 +71,7 @@ void adamw_cpu(torch::Tensor& p, const torch::Tensor& g, AdamMoments& m, double 
   const float k = static_cast<float>(keep), b1 = static_cast<float>(beta1), b2 = static_cast<float>(beta2);
   const float s = static_cast<float>(step_size), c = static_cast<float>(1.0 / sqrt_bc2), e = static_cast<float>(eps);
   at::parallel_for(0, p.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
+    at::globalContext().setFlushDenormal(true);  // per thread: moments of rare rows decay towards denormals
     for (int64_t i = begin; i < end; ++i) {
       const float gi = pg[i];
       const float mi = pm[i] = b1 * pm[i] + (1.0f - b1) * gi;
@@ -86,6 +87,7 @@ Trainer::Trainer(P5Model& model, const TrainOptions& options) : model_(model), o
   if (!(options.lr > 0) || !std::isfinite(options.lr)) throw std::invalid_argument("lr must be a positive number");
   if (options.weight_decay < 0) throw std::invalid_argument("weight decay must be >= 0");
   if (options.warmup_steps < 0 || options.total_steps < 0) throw std::invalid_argument("step counts must be >= 0");
+  if (options.shards < 0) throw std::invalid_argument("shards must be >= 0");
   if (options.bf16_autocast && !model.device().is_cuda())
     throw std::invalid_argument("bf16 autocast is for CUDA devices; train in fp32 on CPU");
   if (model.dtype() != torch::kFloat32)
@@ -132,6 +134,50 @@ void Trainer::apply_update(const std::vector<torch::Tensor>& grads, double lr) {
   ++step_;
 }
 
+std::pair<double, std::vector<torch::Tensor>> Trainer::loss_and_gradients(const TrainingData& data,
+                                                                        const std::vector<int64_t>& rows,
+                                                                        uint64_t step_seed, bool make_nan) const {
+  const bool cpu = model_.device().is_cpu();
+  const bool whole_words = model_.config().whole_word_embeddings;
+  const auto params = model_.parameters();
+  const int64_t B = static_cast<int64_t>(rows.size());
+  // On CPU a small model keeps two cores busier as two half-batches on one thread each than as one batch on both.
+  const int64_t want = options_.shards > 0 ? options_.shards : std::min<int64_t>(at::get_num_threads(), B / 8);
+  const int64_t shards = cpu ? std::max<int64_t>(1, std::min(want, B)) : 1;
+  std::vector<double> losses(shards, 0.0);
+  std::vector<std::vector<torch::Tensor>> grads(shards);
+  auto run_shard = [&](int64_t s) {
+    at::globalContext().setFlushDenormal(true);
+    std::vector<int64_t> mine;
+    for (int64_t i = s; i < B; i += shards) mine.push_back(rows[i]);
+    std::optional<DropoutStream> masks;
+    if (cpu) masks.emplace(mix_seed(step_seed, static_cast<uint64_t>(s)));
+    auto batch = gather_batch(data, mine, model_.device(), whole_words);
+    torch::Tensor loss;
+    {
+      Autocast autocast(options_.bf16_autocast);
+      loss = forward(model_, batch).loss_per_example.sum() / static_cast<double>(B);  // this shard's share of the mean
+    }
+    if (make_nan && s == 0) loss = loss * std::numeric_limits<double>::quiet_NaN();
+    losses[s] = loss.item<double>();
+    grads[s] = torch::autograd::grad({loss}, params);
+  };
+  if (shards == 1) {
+    run_shard(0);
+  } else {
+    at::parallel_for(0, shards, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t s = begin; s < end; ++s) run_shard(s);
+    });
+  }
+  double loss = 0;
+  for (int64_t s = 0; s < shards; ++s) {
+    loss += losses[s];
+    if (s > 0)
+      for (size_t i = 0; i < params.size(); ++i) grads[0][i].add_(grads[s][i]);
+  }
+  return {loss, std::move(grads[0])};
+}
+
 EpochResult Trainer::run_epoch(const TrainingData& data, const EpochOptions& eo, const std::atomic<bool>& stop,
                                const std::function<void(const StepProgress&)>& progress) {
   data.validate(model_.config());
@@ -144,7 +190,7 @@ EpochResult Trainer::run_epoch(const TrainingData& data, const EpochOptions& eo,
   TrainingMode mode(model_);
   // Adam moments of rarely used embedding rows decay towards denormals, which are ~100x slower on x86 CPUs.
   at::globalContext().setFlushDenormal(true);
-  const bool whole_words = model_.config().whole_word_embeddings;
+  const bool cpu = model_.device().is_cpu();
   const auto started = std::chrono::steady_clock::now();
   double loss_sum = 0;
   int64_t steps = 0;
@@ -162,27 +208,16 @@ EpochResult Trainer::run_epoch(const TrainingData& data, const EpochOptions& eo,
       std::fprintf(stderr, "%s %.1f ms  ", what, std::chrono::duration<double, std::milli>(now - tick).count());
       tick = now;
     };
-    // Dropout masks depend only on (seed, step): the same step draws the same masks after a resume.
-    torch::manual_seed(mix_seed(options_.seed ^ 0xd1e5u, static_cast<uint64_t>(step_)));
-    lap("seed");
-    auto batch = gather_batch(data, rows, model_.device(), whole_words);
-    lap("gather");
-    torch::Tensor loss;
-    {
-      Autocast autocast(options_.bf16_autocast);
-      loss = forward(model_, batch).loss;
-    }
-    if (eo.nan_at_step == step_) loss = loss * std::numeric_limits<double>::quiet_NaN();
-    const double loss_value = loss.item<double>();
-    lap("forward");
+    // Dropout masks depend only on (seed, step, shard): the same step draws the same masks after a resume.
+    const uint64_t step_seed = mix_seed(options_.seed ^ 0xd1e5u, static_cast<uint64_t>(step_));
+    if (!cpu) torch::manual_seed(step_seed);
+    auto [loss_value, grads] = loss_and_gradients(data, rows, step_seed, eo.nan_at_step == step_);
+    lap("forward + backward");
     if (!std::isfinite(loss_value)) {
       result.non_finite = true;
       result.non_finite_step = step_;
       break;
     }
-    auto params = model_.parameters();
-    auto grads = torch::autograd::grad({loss}, params);
-    lap("backward");
     torch::Tensor norm;
     {
       torch::NoGradGuard no_grad;

@@ -26,6 +26,7 @@ struct TrainOptions {
   uint64_t seed = 0;
   bool bf16_autocast = false;  // CUDA only: matmuls in bf16, weights and optimizer state in fp32
   bool rms_scaled = false;     // AdamW-scale: each tensor's step is lr x max(1e-3, RMS(tensor))
+  int64_t shards = 0;          // CPU: parallel batch shards per step (0: one per intra-op thread, >= 8 rows each)
 };
 
 struct EpochOptions {
@@ -82,6 +83,11 @@ class Trainer {
 
  private:
   void apply_update(const std::vector<torch::Tensor>& grads, double lr);
+  // The batch's mean loss and its gradients. On CPU the batch is split into shards (one per intra-op thread) whose
+  // forward and backward passes run in parallel, single-threaded each, and whose gradients are summed.
+  std::pair<double, std::vector<torch::Tensor>> loss_and_gradients(const TrainingData& data,
+                                                                   const std::vector<int64_t>& rows,
+                                                                   uint64_t step_seed, bool make_nan) const;
 
   P5Model& model_;
   TrainOptions options_;

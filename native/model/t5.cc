@@ -17,7 +17,16 @@ torch::Tensor additive_mask(const torch::Tensor& attention_mask, double value, t
   return (1.0 - attention_mask.to(dtype)).mul(value).unsqueeze(1).unsqueeze(1);
 }
 
+thread_local at::Generator* dropout_stream = nullptr;
+
 }  // namespace
+
+DropoutStream::DropoutStream(uint64_t seed)
+    : generator_(at::detail::createCPUGenerator(seed)), previous_(dropout_stream) {
+  dropout_stream = &generator_;
+}
+DropoutStream::~DropoutStream() { dropout_stream = previous_; }
+at::Generator* DropoutStream::current() { return dropout_stream; }
 
 torch::Tensor relative_position_bucket(const torch::Tensor& relative_position, bool bidirectional,
                                        int64_t num_buckets, int64_t max_distance) {
@@ -145,7 +154,11 @@ void P5Model::to(torch::Device device, torch::Dtype dtype) {
 }
 
 torch::Tensor P5Model::dropout(const torch::Tensor& x) const {
-  return training_ && config_.dropout > 0 ? torch::dropout(x, config_.dropout, true) : x;
+  if (!training_ || config_.dropout <= 0) return x;
+  auto* stream = DropoutStream::current();
+  if (stream == nullptr || !x.is_cpu()) return torch::dropout(x, config_.dropout, true);
+  const double keep = 1.0 - config_.dropout;
+  return x * torch::empty_like(x).bernoulli_(keep, *stream).div_(keep);
 }
 
 torch::Tensor P5Model::rms_norm(const torch::Tensor& x, const std::string& name) const {

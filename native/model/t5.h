@@ -25,6 +25,22 @@ struct DecoderCache {
   torch::Tensor cross_bias;  // [B, 1, 1, L] additive mask of padded encoder positions
 };
 
+// While alive, dropout on the constructing thread draws its masks from a CPU generator seeded with `seed`, not from
+// LibTorch's global one: the trainer runs batch shards on parallel threads, each with its own stream of masks, so
+// a run stays reproducible. Nests; CPU tensors only.
+class DropoutStream {
+ public:
+  explicit DropoutStream(uint64_t seed);
+  ~DropoutStream();
+  DropoutStream(const DropoutStream&) = delete;
+  DropoutStream& operator=(const DropoutStream&) = delete;
+  static at::Generator* current();
+
+ private:
+  at::Generator generator_;
+  at::Generator* previous_;
+};
+
 class P5Model {
  public:
   explicit P5Model(const P5Config& config);

@@ -1,7 +1,7 @@
 import cliProgress from 'cli-progress';
 import type { Argv, CommandModule } from 'yargs';
 import { PaprecError } from '../errors.js';
-import { OPTIMIZERS, pretrain, type Optimizer, type PretrainEvent, PRETRAIN_TASKS } from '../train/index.js';
+import { KEEP_BEST_BY, OPTIMIZERS, pretrain, type KeepBestBy, type Optimizer, type PretrainEvent, PRETRAIN_TASKS } from '../train/index.js';
 import type { Task } from '../types.js';
 
 interface PretrainArgs {
@@ -24,6 +24,8 @@ interface PretrainArgs {
   'weight-decay': number;
   'clip-norm': number;
   optimizer: Optimizer;
+  'train-history': number;
+  'keep-best-by': KeepBestBy;
   'windows-per-user': number;
   'val-users': number;
   'val-beams': number;
@@ -108,8 +110,15 @@ export const pretrainCommand: CommandModule<object, PretrainArgs> = {
       .option('weight-decay', { type: 'number', default: 0.01 })
       .option('clip-norm', { type: 'number', default: 1.0, describe: 'gradient-norm clip (0: off)' })
       .option('windows-per-user', { type: 'number', default: 1, describe: 'sequential training windows per user per epoch' })
+      .option('train-history', { type: 'number', default: 20, describe: "most recent items kept in a training window's history" })
       .option('val-users', { type: 'number', default: 1000, describe: 'users in the validation sample' })
       .option('val-beams', { type: 'number', default: 5, describe: 'beams for validation HR@5 / NDCG@5 (0: loss only)' })
+      .option('keep-best-by', {
+        type: 'string',
+        choices: KEEP_BEST_BY,
+        default: 'surrogate',
+        describe: 'what picks the kept epoch: validation HR@5 + NDCG@5 (ties: loss), or the loss alone',
+      })
       .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'output folder' }) as unknown as Argv<PretrainArgs>,
   handler: async (args) => {
     const controller = new AbortController();
@@ -146,6 +155,8 @@ export const pretrainCommand: CommandModule<object, PretrainArgs> = {
           clipNorm: args['clip-norm'],
           optimizer: args.optimizer,
           sequentialPerUser: args['windows-per-user'],
+          trainHistory: args['train-history'],
+          keepBestBy: args['keep-best-by'],
           validationUsers: args['val-users'],
           validationBeams: args['val-beams'],
           signal: controller.signal,

@@ -27,6 +27,8 @@ export interface EpochDataOptions {
   maxUsers?: number;
   /** Sequential examples per user per epoch, each a random training window (default 1). */
   sequentialPerUser?: number;
+  /** Most recent items kept in a training window's history (default MAX_HISTORY, 20, as evaluation uses). */
+  trainHistory?: number;
   /** Matching examples per user per epoch (default 1). */
   matchingPerUser?: number;
   /** Explanation examples per epoch, drawn from the training reviews (default: one per user, at most all reviews). */
@@ -48,7 +50,7 @@ function sequential(ds: Dataset, o: EpochDataOptions, users: number, out: TrainE
   for (let user = 1; user <= users; user++) {
     for (let n = 0; n < per; n++) {
       const rng = rngFor(o.seed, 'pretrain-sequential', o.epoch, user, n);
-      const w = sampleTrainWindow(ds, user, rng);
+      const w = sampleTrainWindow(ds, user, rng, o.trainHistory);
       if (!w) continue;
       out.push({
         prompt: pickTemplate(rng, templates),

@@ -2,6 +2,6 @@
 export { BackboneTrainer, type TrainerOptions, type OptimizerState, type TrainData, type TrainProgress, type EpochResult } from './trainer.js';
 export { epochExamples, packTrainData, trainDataOfExampleSet, PRETRAIN_TASKS, MAX_SOURCE_TOKENS, MAX_TARGET_TOKENS, type EpochDataOptions, type TrainExample } from './data.js';
 export { saveTrainState, loadTrainState, hasTrainState, identityMismatch, STATE_DIR, OPTIMIZERS, type Optimizer, type TrainState, type RunIdentity } from './state.js';
-export { validate, validationSet, isBetter, type Ranker, type Validation } from './validate.js';
+export { validate, validationSet, isBetter, KEEP_BEST_BY, type KeepBestBy, type Ranker, type Validation } from './validate.js';
 export { pretrain, pretrainConfig, type PretrainOptions, type PretrainEvent, type PretrainResult } from './pretrain.js';
 export { beamRanker } from './ranker.js';

@@ -15,6 +15,7 @@ import { PaprecError, fail } from '../errors.js';
 import { Backbone } from '../backbone/backbone.js';
 import { PRESETS, resolveConfig, type P5Config } from '../checkpoint/index.js';
 import { loadDataset } from '../data/dataset.js';
+import { MAX_HISTORY } from '../data/splits.js';
 import { SegmentEncoder } from '../prompts/segmentEncoder.js';
 import { loadTokenizer } from '../tokenizer/load.js';
 import type { Task } from '../types.js';
@@ -23,7 +24,7 @@ import { epochExamples, packTrainData, PRETRAIN_TASKS } from './data.js';
 import { hasTrainState, identityMismatch, loadTrainState, OPTIMIZERS, saveTrainState, stateDir, type Optimizer, type RunIdentity } from './state.js';
 import { BackboneTrainer, type TrainProgress } from './trainer.js';
 import { beamRanker } from './ranker.js';
-import { isBetter, validate, validationSet, type Ranker, type Validation } from './validate.js';
+import { isBetter, KEEP_BEST_BY, validate, validationSet, type KeepBestBy, type Ranker, type Validation } from './validate.js';
 
 export interface PretrainOptions {
   data: string;
@@ -55,6 +56,10 @@ export interface PretrainOptions {
   optimizer?: Optimizer;
   /** Sequential training windows per user per epoch (default 1). */
   sequentialPerUser?: number;
+  /** Most recent items kept in a training window's history (default 20, evaluation's). */
+  trainHistory?: number;
+  /** What picks the kept epoch: `surrogate` (HR@5 + NDCG@5, ties by loss; the default) or `loss`. */
+  keepBestBy?: KeepBestBy;
   /** Users in the validation sample (default 1000). */
   validationUsers?: number;
   /** Beams for validation HR@5 / NDCG@5 (default 5, the surrogate's; 0 measures the loss only). */
@@ -124,6 +129,10 @@ export async function pretrain(opts: PretrainOptions, onEvent: (e: PretrainEvent
   positiveInt(opts.batchSize, 'batch size');
   positiveInt(opts.maxUsers, 'max users');
   if (!(opts.lr > 0) || !Number.isFinite(opts.lr)) fail('pretrain', `learning rate must be a positive number, got ${opts.lr}`);
+  if (opts.trainHistory !== undefined && !(Number.isInteger(opts.trainHistory) && opts.trainHistory >= 1))
+    fail('pretrain', `train history must be a positive integer (items), got ${opts.trainHistory}`);
+  if (opts.keepBestBy !== undefined && !KEEP_BEST_BY.includes(opts.keepBestBy))
+    fail('pretrain', `unknown --keep-best-by "${String(opts.keepBestBy)}"; known: ${KEEP_BEST_BY.join(', ')}`);
   if (opts.optimizer !== undefined && !OPTIMIZERS.includes(opts.optimizer))
     fail('pretrain', `unknown optimizer "${String(opts.optimizer)}"; known: ${OPTIMIZERS.join(', ')}`);
   if (opts.dropout !== undefined && !(opts.dropout >= 0 && opts.dropout < 1)) fail('pretrain', `dropout must be in [0, 1), got ${opts.dropout}`);
@@ -143,8 +152,9 @@ export async function pretrain(opts: PretrainOptions, onEvent: (e: PretrainEvent
 
   const encoder = new SegmentEncoder(tokenizer);
   const sequentialPerUser = opts.sequentialPerUser ?? 1;
+  const trainHistory = opts.trainHistory ?? MAX_HISTORY;
   const epochData = (epoch: number) =>
-    packTrainData(epochExamples(dataset, { tasks, epoch, seed, sequentialPerUser }), tokenizer, encoder);
+    packTrainData(epochExamples(dataset, { tasks, epoch, seed, sequentialPerUser, trainHistory }), tokenizer, encoder);
   let data = epochData(0);
   const examplesPerEpoch = data.inputOffsets.length - 1;
   const stepsPerEpoch = Math.ceil(examplesPerEpoch / opts.batchSize);
@@ -158,6 +168,8 @@ export async function pretrain(opts: PretrainOptions, onEvent: (e: PretrainEvent
     epochs: opts.epochs,
     maxUsers: opts.maxUsers ?? null,
     sequentialPerUser,
+    trainHistory,
+    keepBestBy: opts.keepBestBy ?? 'surrogate',
     weightDecay: opts.weightDecay ?? 0.01,
     clipNorm: opts.clipNorm ?? 1.0,
     optimizer: opts.optimizer ?? 'adamw',
@@ -237,7 +249,7 @@ export async function pretrain(opts: PretrainOptions, onEvent: (e: PretrainEvent
         }
         const validation = await validate(trainer, valSet, { batchSize: evalBatch, ...(beams > 0 ? { ranker, beams } : {}) });
         const seconds = (Date.now() - started) / 1000;
-        const improved = isBetter(validation, best?.validation);
+        const improved = isBetter(validation, best?.validation, identity.keepBestBy);
         if (improved) {
           best = { epoch, validation };
           await backbone.save(opts.out, { extraFiles: { 'tokenizer.json': tokenizer.toJSON() } });

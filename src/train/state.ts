@@ -12,6 +12,7 @@ import { fail } from '../errors.js';
 import { readSafetensors, encodeSafetensors, type P5Config, type Tensor } from '../checkpoint/index.js';
 import { exists, readFileOrFail, writeFileAtomic } from '../util/fs.js';
 import type { OptimizerState } from './trainer.js';
+import type { KeepBestBy } from './validate.js';
 
 export const STATE_DIR = 'train_state';
 
@@ -30,6 +31,8 @@ export interface RunIdentity {
   epochs: number;
   maxUsers: number | null;
   sequentialPerUser: number;
+  trainHistory: number;
+  keepBestBy: KeepBestBy;
   weightDecay: number;
   clipNorm: number;
   optimizer: Optimizer;
@@ -123,7 +126,9 @@ export function identityMismatch(saved: RunIdentity, now: RunIdentity): string |
     if (JSON.stringify(a[k]) !== JSON.stringify(b[k])) return `model config ${k}: saved ${JSON.stringify(a[k])}, now ${JSON.stringify(b[k])}`;
   }
   const sa: Record<string, unknown> = { ...saved };
-  sa['optimizer'] ??= 'adamw'; // states saved before the option existed
+  sa['optimizer'] ??= 'adamw'; // states saved before these options existed
+  sa['trainHistory'] ??= 20;
+  sa['keepBestBy'] ??= 'surrogate';
   const nb = now as unknown as Record<string, unknown>;
   for (const k of Object.keys(nb)) {
     if (k === 'config') continue;

@@ -25,6 +25,11 @@ export interface TrainerOptions {
   bf16?: boolean;
   /** AdamW-scale (nanoT5): each tensor's step is lr x max(1e-3, RMS(tensor)), as in Adafactor (default false). */
   rmsScaled?: boolean;
+  /**
+   * CPU: batch shards whose forward and backward passes run in parallel, one thread each (default 0: one per
+   * intra-op thread, at least 8 examples each). Results are reproducible for a given shard count.
+   */
+  shards?: number;
 }
 
 /** AdamW state by parameter name: first and second moments, and the number of steps taken. */

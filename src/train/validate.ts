@@ -40,9 +40,17 @@ export async function validate(
   return out;
 }
 
-/** The ordering of validations: HR@5 + NDCG@5 first (when measured), lower loss breaks ties. */
-export function isBetter(a: Validation, b: Validation | undefined): boolean {
+/** Which validation number picks the kept epoch: the surrogate HR@5 + NDCG@5 (ties: loss), or the loss alone. */
+export type KeepBestBy = 'surrogate' | 'loss';
+export const KEEP_BEST_BY: readonly KeepBestBy[] = ['surrogate', 'loss'];
+
+/**
+ * The ordering of validations: HR@5 + NDCG@5 first (when measured), lower loss breaks ties; or the loss alone, for
+ * a backbone whose few validation hits are noise (a handful of hits among 1,000 users).
+ */
+export function isBetter(a: Validation, b: Validation | undefined, by: KeepBestBy = 'surrogate'): boolean {
   if (!b) return true;
+  if (by === 'loss') return a.loss < b.loss;
   const sa = (a.hr5 ?? 0) + (a.ndcg5 ?? 0);
   const sb = (b.hr5 ?? 0) + (b.ndcg5 ?? 0);
   if (sa !== sb) return sa > sb;

@@ -59,6 +59,20 @@ describe('epochExamples', () => {
     expect(JSON.stringify(a)).not.toBe(JSON.stringify(c));
   });
 
+  it('keeps the most recent items of a long training history, at most trainHistory of them', () => {
+    const full = epochExamples(ds, { tasks: ['sequential'], epoch: 1, seed: 2, sequentialPerUser: 3 });
+    const short = epochExamples(ds, { tasks: ['sequential'], epoch: 1, seed: 2, sequentialPerUser: 3, trainHistory: 2 });
+    expect(short.length).toBe(full.length);
+    let cut = 0;
+    short.forEach(({ example: s }, i) => {
+      const f = full[i]!.example;
+      expect(s.target).toBe(f.target);
+      expect(s.history).toEqual(f.history!.slice(-2));
+      if (f.history!.length > 2) cut++;
+    });
+    expect(cut).toBeGreaterThan(0);
+  });
+
   it('refuses the explanation task without explanation data (Beauty here has none)', async () => {
     const beauty = await loadDataset(BEAUTY, { maxUsers: 20 });
     expect(() => epochExamples(beauty, { tasks: ['explanation'], epoch: 0, seed: 1 })).toThrow(/exp_splits\.pkl/);

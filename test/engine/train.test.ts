@@ -104,8 +104,8 @@ describe('BackboneTrainer', () => {
     expect(trainer.lrAt(110)).toBe(0);
   });
 
-  it('is reproducible, and resuming from exported weights + optimizer state is bit-identical', async () => {
-    const opts = { lr: 5e-3, seed: 7, warmupSteps: 3, totalSteps: 40 };
+  it.each([1, 2])('is reproducible, and resuming from exported weights + optimizer state is bit-identical (%i shards)', async (shards) => {
+    const opts = { lr: 5e-3, seed: 7, warmupSteps: 3, totalSteps: 40, shards };
     const a = await model(5);
     const ta = new BackboneTrainer(a, opts);
     await ta.runEpoch(data, { epoch: 0, batchSize: 8 });
@@ -122,6 +122,27 @@ describe('BackboneTrainer', () => {
     await tc.runEpoch(data2, { epoch: 1, batchSize: 8 });
     expectIdentical(straight, await c.tensors());
     expectIdentical((await ta.state()).expAvgSq, (await tc.state()).expAvgSq);
+  });
+
+  it('splits a batch into parallel shards without changing the step (dropout off)', async () => {
+    // The same batches, losses summed over shards: the step losses agree to float rounding (Adam turns rounding
+    // in near-zero gradients into visible weight differences, so the losses are what is compared).
+    const runs: number[][] = [];
+    for (const shards of [1, 2, 3]) {
+      const b = await Backbone.create({ ...tiny(), dropoutRate: 0 }, { seed: 6 });
+      made.push(b);
+      const trainer = new BackboneTrainer(b, { lr: 5e-3, seed: 1, shards });
+      const losses: number[] = [];
+      for (let epoch = 0; epoch < 2; epoch++) await trainer.runEpoch(data, { epoch, batchSize: 16 }, (p) => losses.push(p.loss));
+      await new Promise((r) => setTimeout(r, 50)); // progress calls may trail the promise by a tick
+      losses.push(mean(await trainer.evaluateLoss(data)));
+      runs.push(losses);
+    }
+    expect(runs[0]!.length).toBe(2 * Math.ceil((data.inputOffsets.length - 1) / 16) + 1);
+    for (const other of runs.slice(1)) {
+      expect(other.length).toBe(runs[0]!.length);
+      other.forEach((x, i) => expect(Math.abs(x - runs[0]![i]!), `loss ${i}`).toBeLessThan(1e-3));
+    }
   });
 
   it('resumes inside an epoch: stopped after some batches, continued with startBatch', async () => {
@@ -171,5 +192,6 @@ describe('BackboneTrainer', () => {
     state.expAvg.delete('shared.weight');
     expect(() => trainer.setState(state)).toThrow(/no exp_avg for tensor shared.weight/);
     expect(() => new BackboneTrainer(made[0]!, { lr: -1 })).toThrow(/lr must be a positive number/);
+    expect(() => new BackboneTrainer(made[0]!, { lr: 1e-3, shards: -1 })).toThrow(/shards must be >= 0/);
   });
 });
