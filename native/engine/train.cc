@@ -150,7 +150,7 @@ std::pair<double, std::vector<torch::Tensor>> Trainer::loss_and_gradients(const 
     at::globalContext().setFlushDenormal(true);
     std::vector<int64_t> mine;
     for (int64_t i = s; i < B; i += shards) mine.push_back(rows[i]);
-    std::optional<DropoutStream> masks;
+    std::optional<DropoutStream> masks;  // CPU: each shard its own masks, from (seed, step, shard)
     if (cpu) masks.emplace(mix_seed(step_seed, static_cast<uint64_t>(s)));
     auto batch = gather_batch(data, mine, model_.device(), whole_words);
     torch::Tensor loss;
@@ -162,6 +162,7 @@ std::pair<double, std::vector<torch::Tensor>> Trainer::loss_and_gradients(const 
     losses[s] = loss.item<double>();
     grads[s] = torch::autograd::grad({loss}, params);
   };
+  if (!cpu) torch::manual_seed(step_seed);  // CUDA: one shard, LibTorch's generator
   if (shards == 1) {
     run_shard(0);
   } else {
@@ -190,7 +191,6 @@ EpochResult Trainer::run_epoch(const TrainingData& data, const EpochOptions& eo,
   TrainingMode mode(model_);
   // Adam moments of rarely used embedding rows decay towards denormals, which are ~100x slower on x86 CPUs.
   at::globalContext().setFlushDenormal(true);
-  const bool cpu = model_.device().is_cpu();
   const auto started = std::chrono::steady_clock::now();
   double loss_sum = 0;
   int64_t steps = 0;
@@ -210,7 +210,6 @@ EpochResult Trainer::run_epoch(const TrainingData& data, const EpochOptions& eo,
     };
     // Dropout masks depend only on (seed, step, shard): the same step draws the same masks after a resume.
     const uint64_t step_seed = mix_seed(options_.seed ^ 0xd1e5u, static_cast<uint64_t>(step_));
-    if (!cpu) torch::manual_seed(step_seed);
     auto [loss_value, grads] = loss_and_gradients(data, rows, step_seed, eo.nan_at_step == step_);
     lap("forward + backward");
     if (!std::isfinite(loss_value)) {

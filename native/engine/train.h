@@ -1,8 +1,8 @@
 // Backbone training: teacher-forced P5 loss, AdamW with decoupled weight decay (or nanoT5's AdamW-scale, whose step
 // is relative to each tensor's RMS), linear warm-up then linear decay, global gradient-norm clipping, dropout on.
-// Reproducible on CPU: the batch plan comes from (seed, epoch) and the dropout generator is re-seeded from
-// (seed, step) before every step, so a run resumed from a saved state takes exactly the steps an uninterrupted run
-// takes.
+// Reproducible on CPU: the batch plan comes from (seed, epoch) and each batch shard draws its dropout masks from a
+// generator seeded by (seed, step, shard), so a run resumed from a saved state takes exactly the steps an
+// uninterrupted run takes (for the same shard count).
 #pragma once
 #include <torch/torch.h>
 

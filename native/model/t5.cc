@@ -129,7 +129,7 @@ void P5Model::init_weights(uint64_t seed) {
     else if (name == "shared.weight") t.normal_(0.0, 1.0, gen);
     // Zero: a model trained from scratch starts as plain T5 and learns word positions only where they help. At
     // the token embeddings' scale (P5 drew them N(0, 1) next to pretrained T5 embeddings far larger), they drown
-    // the item ids in noise and the model never learns to read its input (README, "Known limits").
+    // the item ids in noise and the model never learns to read its input (README, "Pretraining on real Beauty").
     else if (name == "encoder.whole_word_embeddings.weight") t.zero_();
     else if (ends(".q.weight")) t.normal_(0.0, 1.0 / std::sqrt(D * K), gen);
     else if (ends(".k.weight") || ends(".v.weight")) t.normal_(0.0, 1.0 / std::sqrt(D), gen);

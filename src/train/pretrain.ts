@@ -129,8 +129,7 @@ export async function pretrain(opts: PretrainOptions, onEvent: (e: PretrainEvent
   positiveInt(opts.batchSize, 'batch size');
   positiveInt(opts.maxUsers, 'max users');
   if (!(opts.lr > 0) || !Number.isFinite(opts.lr)) fail('pretrain', `learning rate must be a positive number, got ${opts.lr}`);
-  if (opts.trainHistory !== undefined && !(Number.isInteger(opts.trainHistory) && opts.trainHistory >= 1))
-    fail('pretrain', `train history must be a positive integer (items), got ${opts.trainHistory}`);
+  positiveInt(opts.trainHistory, 'train history');
   if (opts.keepBestBy !== undefined && !KEEP_BEST_BY.includes(opts.keepBestBy))
     fail('pretrain', `unknown --keep-best-by "${String(opts.keepBestBy)}"; known: ${KEEP_BEST_BY.join(', ')}`);
   if (opts.optimizer !== undefined && !OPTIMIZERS.includes(opts.optimizer))

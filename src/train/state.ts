@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { fail } from '../errors.js';
 import { readSafetensors, encodeSafetensors, type P5Config, type Tensor } from '../checkpoint/index.js';
 import { exists, readFileOrFail, writeFileAtomic } from '../util/fs.js';
+import { MAX_HISTORY } from '../data/splits.js';
 import type { OptimizerState } from './trainer.js';
 import type { KeepBestBy } from './validate.js';
 
@@ -127,7 +128,7 @@ export function identityMismatch(saved: RunIdentity, now: RunIdentity): string |
   }
   const sa: Record<string, unknown> = { ...saved };
   sa['optimizer'] ??= 'adamw'; // states saved before these options existed
-  sa['trainHistory'] ??= 20;
+  sa['trainHistory'] ??= MAX_HISTORY;
   sa['keepBestBy'] ??= 'surrogate';
   const nb = now as unknown as Record<string, unknown>;
   for (const k of Object.keys(nb)) {

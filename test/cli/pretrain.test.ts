@@ -150,7 +150,7 @@ describe('pretrain', () => {
     );
     const bad = { ...base, optimizer: 'sgd' } as unknown as PretrainOptions;
     await expect(pretrain({ ...bad, out: out('sgd') })).rejects.toThrow(/unknown optimizer "sgd"; known: adamw, adamw-scale/);
-    await expect(pretrain({ ...base, trainHistory: 0, out: out('history0') })).rejects.toThrow(/train history must be a positive integer \(items\), got 0/);
+    await expect(pretrain({ ...base, trainHistory: 0, out: out('history0') })).rejects.toThrow(/train history must be a positive integer, got 0/);
     const badKeep = { ...base, keepBestBy: 'hr10' } as unknown as PretrainOptions;
     await expect(pretrain({ ...badKeep, out: out('keep') })).rejects.toThrow(/unknown --keep-best-by "hr10"; known: surrogate, loss/);
   });
