@@ -1,5 +1,10 @@
 #include "bind/backbone.h"
 
+#include <cmath>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "bind/async.h"
 #include "bind/convert.h"
 #include "engine/device.h"
@@ -8,6 +13,33 @@
 namespace paprec {
 
 Napi::FunctionReference* NativeBackbone::constructor_ = nullptr;
+
+namespace {
+
+// Where `t` first holds NaN or +-Inf (row-major), as {flat index, value}; flat index -1 when every value is finite.
+// One isfinite pass; the position search runs only on a bad tensor.
+std::pair<int64_t, double> first_non_finite(const torch::Tensor& t) {
+  auto bad = torch::isfinite(t).logical_not_();
+  if (!bad.any().item<bool>()) return {-1, 0.0};
+  const int64_t flat = bad.reshape({-1}).to(torch::kUInt8).argmax().item<int64_t>();  // first maximum = first bad
+  return {flat, t.reshape({-1})[flat].to(torch::kFloat64).item<double>()};
+}
+
+// "[i, j]" of a row-major flat index.
+std::string index_text(int64_t flat, torch::IntArrayRef sizes) {
+  std::vector<int64_t> idx(sizes.size());
+  for (size_t d = sizes.size(); d-- > 0;) {
+    idx[d] = sizes[d] > 0 ? flat % sizes[d] : 0;
+    flat = sizes[d] > 0 ? flat / sizes[d] : 0;
+  }
+  std::string out = "[";
+  for (size_t d = 0; d < idx.size(); ++d) out += (d ? ", " : "") + std::to_string(idx[d]);
+  return out + "]";
+}
+
+std::string value_text(double v) { return std::isnan(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity"; }
+
+}  // namespace
 
 Napi::Function NativeBackbone::Define(Napi::Env env) {
   auto fn = DefineClass(env, "NativeBackbone",
@@ -18,6 +50,7 @@ Napi::Function NativeBackbone::Define(Napi::Env env) {
                          InstanceMethod("shapes", &NativeBackbone::Shapes),
                          InstanceMethod("setParameters", &NativeBackbone::SetParameters),
                          InstanceMethod("getParameters", &NativeBackbone::GetParameters),
+                         InstanceMethod("firstNonFinite", &NativeBackbone::FirstNonFinite),
                          InstanceMethod("forward", &NativeBackbone::Forward),
                          InstanceMethod("inputGradients", &NativeBackbone::InputGradients),
                          InstanceMethod("dispose", &NativeBackbone::Dispose)});
@@ -104,6 +137,11 @@ Napi::Value NativeBackbone::SetParameters(const Napi::CallbackInfo& info) {
       const auto name = names.Get(i).As<Napi::String>().Utf8Value();
       auto& target = model.param(name);
       auto source = float_tensor(data.Get(i), "tensor " + name, model.expected_shape(name));
+      // Finite weights: a NaN / Inf would silently zero every metric and gradient downstream.
+      const auto [flat, value] = first_non_finite(source);
+      if (flat >= 0)
+        throw std::invalid_argument("tensor " + name + " holds " + value_text(value) + " at " +
+                                    index_text(flat, source.sizes()) + " (weights must be finite)");
       target.copy_(source.to(target.device(), target.scalar_type()));
     }
     return 0;
@@ -136,6 +174,34 @@ Napi::Value NativeBackbone::GetParameters(const Napi::CallbackInfo& info) {
         o.Set("data", data);
         return o;
       });
+}
+
+// firstNonFinite() -> null | {name, index: number[], value: 'NaN' | 'Infinity' | '-Infinity'}: the first parameter
+// (in names() order) holding a non-finite value, and where. One isfinite pass per tensor, on the model's device.
+Napi::Value NativeBackbone::FirstNonFinite(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  auto state = live(env);
+  return guard(env, [&]() -> Napi::Value {
+    std::lock_guard<std::mutex> lock(state->mutex);
+    torch::NoGradGuard no_grad;
+    for (const auto& name : state->model.names()) {
+      const auto& p = state->model.param(name);
+      const auto [flat, value] = first_non_finite(p.detach());
+      if (flat < 0) continue;
+      auto o = Napi::Object::New(env);
+      o.Set("name", name);
+      auto idx = Napi::Array::New(env, p.dim());
+      int64_t rest = flat;
+      for (int64_t d = p.dim(); d-- > 0;) {
+        idx.Set(static_cast<uint32_t>(d), static_cast<double>(rest % p.size(d)));
+        rest /= p.size(d);
+      }
+      o.Set("index", idx);
+      o.Set("value", value_text(value));
+      return o;
+    }
+    return env.Null();
+  });
 }
 
 // forward(batch, {logits?: boolean, encoderHidden?: boolean}) -> Promise<{loss, lossPerExample, logits?, encoderHidden?}>

@@ -31,6 +31,7 @@ class NativeBackbone : public Napi::ObjectWrap<NativeBackbone> {
   Napi::Value Shapes(const Napi::CallbackInfo& info);
   Napi::Value SetParameters(const Napi::CallbackInfo& info);
   Napi::Value GetParameters(const Napi::CallbackInfo& info);
+  Napi::Value FirstNonFinite(const Napi::CallbackInfo& info);
   Napi::Value Forward(const Napi::CallbackInfo& info);
   Napi::Value InputGradients(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);

@@ -6,6 +6,7 @@
 import cliProgress from 'cli-progress';
 import * as path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
+import { lockOutputDir } from '../util/lock.js';
 import { DEFAULT_DEMO_DIR, DEFAULT_DEMO_SEED, runDemo, type DemoEvent, type DemoResult } from '../demo/pipeline.js';
 import { formatScore as fmt } from '../util/format.js';
 
@@ -15,6 +16,7 @@ interface DemoArgs {
   quick: boolean;
   device: string;
   overwrite: boolean;
+  force: boolean;
 }
 
 /** Turns demo events into stderr progress: in-place bar / status line on a TTY, sparse lines otherwise. */
@@ -139,7 +141,8 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       .option('seed', { type: 'number', default: DEFAULT_DEMO_SEED, describe: 'seed of the world, the backbone and the searches' })
       .option('quick', { type: 'boolean', default: false, describe: 'sequential only, fewer epochs (under 3 minutes on 2 cores)' })
       .option('device', { type: 'string', default: 'auto', describe: 'cpu | cuda | cuda:N | auto' })
-      .option('overwrite', { type: 'boolean', default: false, describe: "replace the demo's files in a non-empty output folder" }) as unknown as Argv<DemoArgs>,
+      .option('overwrite', { type: 'boolean', default: false, describe: "replace the demo's files in a non-empty output folder" })
+      .option('force', { type: 'boolean', default: false, describe: 'take over a stale lock of the output folder (a run killed with kill -9)' }) as unknown as Argv<DemoArgs>,
   handler: async (args) => {
     const ac = new AbortController();
     const onSigint = () => {
@@ -147,6 +150,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       process.stderr.write('\nstopping at the next safe point (Ctrl-C again to quit now)...\n');
       ac.abort();
     };
+    const lock = await lockOutputDir(args.out, `paprec ${process.argv.slice(2).join(' ')}`, { force: args.force });
     process.on('SIGINT', onSigint);
     const progress = demoProgress();
     try {
@@ -159,6 +163,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       }
       process.stdout.write(`\n${demoSummary(r)}`);
     } finally {
+      lock.release();
       progress.stop();
       process.off('SIGINT', onSigint);
     }

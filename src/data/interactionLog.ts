@@ -40,10 +40,26 @@ export function parseInteractionLog(data: Uint8Array, file: string, format: LogF
 function parseTimestamp(field: string | undefined, where: string): number {
   const f = (field ?? '').trim();
   if (f === '') fail(where, 'empty timestamp');
-  if (/^-?\d+(\.\d+)?$/.test(f)) return Number(f);
-  const t = Date.parse(f);
-  if (Number.isNaN(t)) fail(where, `timestamp ${JSON.stringify(f)} is neither a number nor a date`);
-  return t / 1000;
+  let t: number;
+  if (/^-?\d+(\.\d+)?$/.test(f)) t = Number(f);
+  else {
+    const ms = Date.parse(f);
+    if (Number.isNaN(ms)) fail(where, `timestamp ${JSON.stringify(f)} is neither a number nor a date`);
+    t = ms / 1000;
+  }
+  return checkTimestamp(t, where, f);
+}
+
+/** Seconds since 1970: a negative (or non-finite) time is a broken export, not an interaction order. */
+function checkTimestamp(t: number, where: string, text: string): number {
+  if (!Number.isFinite(t) || t < 0) fail(where, `timestamp ${JSON.stringify(text)} is negative or not finite (expected seconds since 1970)`);
+  return t;
+}
+
+/** Ratings are stars / scores: a negative one is a broken export. */
+function checkRating(r: number, where: string, text: string): number {
+  if (!Number.isFinite(r) || r < 0) fail(where, `rating ${JSON.stringify(text)} is negative or not finite (expected a score >= 0)`);
+  return r;
 }
 
 function parseRating(field: string | undefined, where: string): number | undefined {
@@ -51,7 +67,7 @@ function parseRating(field: string | undefined, where: string): number | undefin
   if (f === '') return undefined;
   const r = Number(f);
   if (!Number.isFinite(r)) fail(where, `rating ${JSON.stringify(f)} is not a number`);
-  return r;
+  return checkRating(r, where, f);
 }
 
 function requireId(field: string | undefined, role: string, where: string): string {
@@ -176,8 +192,10 @@ function parseAmazonJson(text: string, file: string): Interaction[] {
     if (typeof item !== 'string' || item === '') fail(where, "'asin' must be a non-empty string");
     const time = r.unixReviewTime;
     if (typeof time !== 'number' || !Number.isFinite(time)) fail(where, "'unixReviewTime' must be a number");
+    checkTimestamp(time, where, String(time));
     const rating = r.overall;
     if (rating !== undefined && (typeof rating !== 'number' || !Number.isFinite(rating))) fail(where, "'overall' must be a number");
+    if (rating !== undefined) checkRating(rating, where, String(rating));
     out.push({ user, item, rating, timestamp: time });
   }
   return out;

@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { PaprecError } from '../errors.js';
-import { readFileOrFail, writeFileAtomic } from '../util/fs.js';
+import { ensureDir, fsError, MAX_TEXT_BYTES, readFileOrFail, refuseVirtualPath, writeFileAtomic } from '../util/fs.js';
 import { DEFAULT_SEED, FILES } from './dataset.js';
 import { datamapsToJSON } from './datamaps.js';
 import { type Interaction, type LogFormat, parseInteractionLog } from './interactionLog.js';
@@ -108,7 +108,7 @@ async function isNonEmptyDir(dir: string): Promise<boolean | 'file' | 'missing'>
     return (await fsp.readdir(dir)).length > 0;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
-    throw err;
+    throw fsError(err, dir, 'read the output folder');
   }
 }
 
@@ -121,11 +121,12 @@ export async function prepareDataset(logFile: string, outDir: string, opts: Prep
   const seed = opts.seed ?? DEFAULT_SEED;
   if (!Number.isInteger(k) || k < 1) throw new PaprecError(`--min-count must be a positive integer, got ${k}`);
   if (!Number.isInteger(seed)) throw new PaprecError(`--seed must be an integer, got ${seed}`);
+  refuseVirtualPath(outDir);
   const state = await isNonEmptyDir(outDir);
   if (state === 'file') throw new PaprecError(`${outDir}: output exists and is not a directory`);
   if (state === true && !opts.overwrite) throw new PaprecError(`${outDir}: output folder exists and is not empty (pass --overwrite to replace it)`);
 
-  const log = parseInteractionLog(await readFileOrFail(logFile, 'interaction log'), logFile, opts.format);
+  const log = parseInteractionLog(await readFileOrFail(logFile, 'interaction log', MAX_TEXT_BYTES), logFile, opts.format);
   if (log.length === 0) throw new PaprecError(`${logFile}: no interactions`);
   const { kept, rounds } = kCore(log, k);
   if (kept.length === 0) throw new PaprecError(`${logFile}: no interactions survive the ${k}-core (lower --min-count)`);
@@ -135,7 +136,7 @@ export async function prepareDataset(logFile: string, outDir: string, opts: Prep
   const files = p5Files(folder, seed);
 
   const parent = path.dirname(path.resolve(outDir));
-  await fsp.mkdir(parent, { recursive: true });
+  await ensureDir(parent);
   const stamp = `${process.pid}-${Date.now()}`;
   const tmp = path.join(parent, `.${path.basename(outDir)}.tmp-${stamp}`);
   try {
@@ -155,8 +156,8 @@ export async function prepareDataset(logFile: string, outDir: string, opts: Prep
       await fsp.rename(tmp, outDir);
     }
   } catch (err) {
-    await fsp.rm(tmp, { recursive: true, force: true });
-    throw err;
+    await fsp.rm(tmp, { recursive: true, force: true }).catch(() => {});
+    throw fsError(err, outDir, 'write the data folder');
   }
   const rawUsers = new Set(log.map((x) => x.user)).size;
   const rawItems = new Set(log.map((x) => x.item)).size;

@@ -25,7 +25,8 @@ import { promptJson, writeReportFiles, type PromptJson, type SearchResults } fro
 import { pretrain, type PretrainEvent, type PretrainResult } from '../train/index.js';
 import type { Task, Tokenizer } from '../types.js';
 import { formatScore as fmt } from '../util/format.js';
-import { exists, writeFileAtomic } from '../util/fs.js';
+import { ensureDir, exists, writeFileAtomic } from '../util/fs.js';
+import { userEntries } from '../util/lock.js';
 import { writeDemoData } from './index.js';
 import { demoPlan, type DemoPlan } from './plan.js';
 import { popularRow, withPopularRow, POPULAR_KIND } from './popular.js';
@@ -86,11 +87,11 @@ const OWNED = ['data', 'tokenizer.json', 'backbone', 'sequential', 'explanation'
 
 async function prepareOut(out: string, overwrite: boolean): Promise<void> {
   if (exists(out)) {
-    const entries = await fsp.readdir(out).catch(() => fail(out, 'output path exists and is not a folder'));
+    const entries = await userEntries(out).catch(() => fail(out, 'output path exists and is not a folder'));
     if (entries.length > 0 && !overwrite) fail(out, 'output folder exists and is not empty; pass --overwrite to replace the demo in it, or choose another folder with -o');
     for (const name of OWNED) await fsp.rm(path.join(out, name), { recursive: true, force: true });
   }
-  await fsp.mkdir(out, { recursive: true });
+  await ensureDir(out);
 }
 
 function pretrainPlot(r: PretrainResult): string {

@@ -4,6 +4,8 @@
  * half-committed line and redoes that round.
  */
 import { promises as fsp } from 'node:fs';
+import { fail, PaprecError } from '../errors.js';
+import { appendFileSynced, writeFileAtomic } from '../util/fs.js';
 import type { Placement } from '../prompts/types.js';
 
 export interface CandidateRecord {
@@ -37,13 +39,7 @@ export interface HistoryRecord {
 }
 
 export async function appendHistory(file: string, record: HistoryRecord): Promise<void> {
-  const handle = await fsp.open(file, 'a');
-  try {
-    await handle.writeFile(`${JSON.stringify(record)}\n`);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  await appendFileSynced(file, `${JSON.stringify(record)}\n`);
 }
 
 export async function readHistory(file: string): Promise<HistoryRecord[]> {
@@ -66,12 +62,45 @@ export async function readHistory(file: string): Promise<HistoryRecord[]> {
   return out;
 }
 
-/** Keep the first `lines` records (the committed ones). */
+/**
+ * The committed records of `file`, checked against state.json's count: every one of the first `committed` lines must
+ * be a whole JSON record. A missing, torn or edited line among them is refused with its line number; lines after them
+ * (a round killed between its two writes) are not committed and are ignored.
+ */
+export async function readCommittedHistory(file: string, committed: number): Promise<HistoryRecord[]> {
+  let text: string;
+  try {
+    text = await fsp.readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && committed === 0) return [];
+    throw new PaprecError(`${file}: cannot read the search history (${(err as NodeJS.ErrnoException).code ?? String(err)}); state.json records ${committed} rounds`);
+  }
+  const lines = text.split('\n');
+  const out: HistoryRecord[] = [];
+  for (let i = 0; i < committed; i++) {
+    const line = lines[i];
+    if (line === undefined || (line === '' && i === lines.length - 1)) {
+      fail(file, `truncated: ${out.length} of the ${committed} rounds state.json records (the file ends at line ${i + 1})`);
+    }
+    let record: unknown;
+    try {
+      record = JSON.parse(line);
+    } catch {
+      fail(`${file}:${i + 1}`, `not a whole JSON record (torn or edited); state.json records ${committed} rounds`);
+    }
+    if (typeof record !== 'object' || record === null || typeof (record as HistoryRecord).search !== 'string') {
+      fail(`${file}:${i + 1}`, 'not a history record (no "search" field)');
+    }
+    out.push(record as HistoryRecord);
+  }
+  return out;
+}
+
+/** Keep the first `lines` records (the committed ones); fewer than that is a damaged history, refused. */
 export async function truncateHistory(file: string, lines: number): Promise<void> {
-  const records = await readHistory(file);
-  if (records.length === lines) return;
-  const kept = records.slice(0, lines);
-  const tmp = `${file}.tmp-${process.pid}`;
-  await fsp.writeFile(tmp, kept.map((r) => `${JSON.stringify(r)}\n`).join(''));
-  await fsp.rename(tmp, file);
+  const records = await readCommittedHistory(file, lines);
+  const text = await fsp.readFile(file, 'utf8').catch(() => '');
+  const kept = records.map((r) => `${JSON.stringify(r)}\n`).join('');
+  if (text === kept) return;
+  await writeFileAtomic(file, kept);
 }

@@ -8,7 +8,8 @@ import * as path from 'node:path';
 import { promises as fsp } from 'node:fs';
 import type { Dataset, Tokenizer } from '../types.js';
 import { fail, PaprecError } from '../errors.js';
-import { exists } from '../util/fs.js';
+import { ensureDir, exists, removeStaleTemps, writeFileAtomic } from '../util/fs.js';
+import { userEntries } from '../util/lock.js';
 import { loadTokenizer } from '../tokenizer/index.js';
 import { loadDataset } from '../data/index.js';
 import { resolveConfig } from '../checkpoint/index.js';
@@ -22,11 +23,13 @@ import { evalSettings, makeScorer } from './objective.js';
 import { EngineBackend, type EngineOps } from './backend.js';
 import { engineOps } from './engineOps.js';
 import { PapRecSearch, type ProgressEvent } from './search.js';
-import { appendHistory, truncateHistory } from './history.js';
+import { appendHistory, readCommittedHistory, truncateHistory } from './history.js';
 import {
   HISTORY_FILE,
   initialVariantState,
   loadState,
+  reopenForEpochs,
+  resumeOptions,
   saveState,
   statePath,
   variantSpecs,
@@ -36,7 +39,6 @@ import {
 } from './state.js';
 import { automatedRows, RESULTS_FILE, writeReportFiles, type SearchResults } from './report.js';
 import { evaluatePrompts, metricNames, type PromptUnderTest } from './evaluate.js';
-import { writeFileAtomic } from '../util/fs.js';
 
 export interface RunSearchInput extends Partial<SearchOptionsInput> {
   data?: string;
@@ -44,7 +46,10 @@ export interface RunSearchInput extends Partial<SearchOptionsInput> {
   tokenizer?: string;
   /** The output folder. */
   out: string;
-  /** Continue the search saved in `out` (its options win; `device` and `streams` may change). */
+  /**
+   * Continue the search saved in `out`: options given again must equal the saved ones (each difference is refused by
+   * name), except `device` and `streams`, which may change, and `epochs`, which may be raised.
+   */
   resume?: boolean;
   /** Abort = stop at the next safe point (after the round in progress), state saved. */
   signal?: AbortSignal;
@@ -74,6 +79,18 @@ async function modelVocab(model: string): Promise<number | undefined> {
   return resolveConfig(config).vocabSize;
 }
 
+/** A fresh search writes only into an empty (or new) folder: never over a user's own prompt.json or report.md. */
+async function refuseForeignFiles(out: string): Promise<void> {
+  const st = await fsp.stat(out).catch(() => null);
+  if (!st) return;
+  if (!st.isDirectory()) fail(out, 'the output path exists and is not a folder');
+  const entries = await userEntries(out);
+  if (entries.length > 0) {
+    const shown = entries.slice(0, 5).join(', ') + (entries.length > 5 ? `, ... (${entries.length} entries)` : '');
+    fail(out, `the output folder is not empty and holds no paprec search (${shown}): choose an empty or new folder`);
+  }
+}
+
 function countOnes(mask: Uint8Array): number {
   let n = 0;
   for (const v of mask) n += v;
@@ -93,14 +110,20 @@ async function prepare(input: RunSearchInput, report: (p: RunProgress) => void):
   let inputs: RunInputs;
   if (input.resume) {
     state = await loadState(input.out);
-    opts = { ...state.options };
-    if (input.device !== undefined) opts.device = input.device;
-    if (input.streams !== undefined) opts.streams = input.streams;
+    const given: Record<string, string | undefined> = { data: input.data, model: input.model, tokenizer: input.tokenizer };
+    const moved = Object.entries(given).filter(([k, v]) => v !== undefined && path.resolve(v) !== state!.inputs[k as keyof RunInputs]);
+    if (moved.length > 0) {
+      fail(statePath(input.out), `--resume continues the saved search, whose inputs differ from the ones given: ${moved
+        .map(([k, v]) => `--${k}: saved ${state!.inputs[k as keyof RunInputs]}, now ${path.resolve(v!)}`)
+        .join('; ')}`);
+    }
+    opts = resumeOptions(state.options, input, statePath(input.out));
     inputs = state.inputs;
   } else {
     opts = resolveSearchOptions(input as SearchOptionsInput);
     if (!input.data || !input.model || !input.tokenizer) fail('search', 'needs --data, --model and --tokenizer');
     if (exists(statePath(input.out))) fail(input.out, 'already holds a search (state.json): pass --resume to continue it, or choose another folder');
+    await refuseForeignFiles(input.out);
     inputs = { data: path.resolve(input.data), model: path.resolve(input.model), tokenizer: path.resolve(input.tokenizer) };
   }
 
@@ -132,11 +155,14 @@ async function prepare(input: RunSearchInput, report: (p: RunProgress) => void):
       historyLength: 0,
       phase: 'search',
     };
-    await fsp.mkdir(input.out, { recursive: true });
-    await fsp.writeFile(path.join(input.out, HISTORY_FILE), '');
+    await ensureDir(input.out);
+    await writeFileAtomic(path.join(input.out, HISTORY_FILE), '');
     await saveState(input.out, state);
   } else {
     state.options = opts;
+    const reopened = reopenForEpochs(state);
+    if (reopened > 0) report({ type: 'info', message: `--epochs raised to ${opts.epochs}: ${reopened} search(es) stopped at the old limit continue` });
+    await removeStaleTemps(input.out);
     await truncateHistory(path.join(input.out, HISTORY_FILE), state.historyLength);
   }
   return { state, tokenizer, dataset, backbone };
@@ -293,6 +319,7 @@ export async function runSearch(input: RunSearchInput, onProgress?: (p: RunProgr
 /** `paprec report OUTDIR`: rebuild report.md / report.json / the plots from state.json and results.json. */
 export async function rebuildReport(outDir: string): Promise<void> {
   const state = await loadState(outDir);
+  await readCommittedHistory(path.join(outDir, HISTORY_FILE), state.historyLength);
   const tokenizer = await loadTokenizer(state.inputs.tokenizer);
   const { readResults } = await import('./report.js');
   const results = state.phase === 'done' ? await readResults(outDir) : undefined;

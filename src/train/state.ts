@@ -10,7 +10,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { fail } from '../errors.js';
 import { readSafetensors, encodeSafetensors, type P5Config, type Tensor } from '../checkpoint/index.js';
-import { exists, readFileOrFail, writeFileAtomic } from '../util/fs.js';
+import { ensureDir, exists, readFileOrFail, removeStaleTemps, writeFileAtomic } from '../util/fs.js';
 import { MAX_HISTORY } from '../data/splits.js';
 import type { OptimizerState } from './trainer.js';
 import type { KeepBestBy } from './validate.js';
@@ -65,7 +65,7 @@ export async function saveTrainState(
   optimizer: OptimizerState,
 ): Promise<void> {
   const dir = stateDir(outDir);
-  await fsp.mkdir(dir, { recursive: true });
+  await ensureDir(dir);
   const tag = `e${s.epoch}-b${s.batch}-s${s.step}`;
   const weightsFile = `weights-${tag}.safetensors`;
   const optimizerFile = `optimizer-${tag}.safetensors`;
