@@ -1,13 +1,15 @@
 /**
- * Forward and forward + backward-to-inputs speed at p5-small shape (random weights): batch 16, source ~100 tokens,
- * target 4; examples / s, with the LibTorch version, device and threads.
+ * Forward and forward + backward-to-inputs speed at p5-small shape (random weights; PAPREC_BENCH_MODEL /
+ * PAPREC_BENCH_DTYPE pick another preset and dtype, see benchModel): batch 16, source ~100 tokens, target 4;
+ * examples / s, with the LibTorch version, device and threads.
  */
 import { Backbone } from '../src/backbone/index.js';
 import { native } from '../src/native.js';
-import { randomRows } from './shapes.js';
+import { benchModel, randomRows } from './shapes.js';
 
 export async function benchForward(): Promise<Record<string, number | string>> {
-  const backbone = await Backbone.create('p5-small', { seed: 1, device: process.env.PAPREC_BENCH_DEVICE ?? 'cpu' });
+  const model = benchModel();
+  const backbone = await Backbone.create(model.preset, { seed: 1, device: process.env.PAPREC_BENCH_DEVICE ?? 'cpu', dtype: model.dtype });
   const V = backbone.config.vocabSize;
   const info = native().info();
   const B = 16;
@@ -22,8 +24,11 @@ export async function benchForward(): Promise<Record<string, number | string>> {
   for (let i = 0; i < reps; i++) await backbone.inputGradients(batch);
   const backward = (B * reps) / ((performance.now() - t) / 1000);
   const device = backbone.device;
+  const dtype = backbone.dtype;
   backbone.dispose();
   return {
+    model: model.preset,
+    dtype,
     libtorch: info.torchVersion,
     device,
     threads: info.threads,

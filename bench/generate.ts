@@ -1,5 +1,6 @@
 /**
- * Generation and slot-gradient speed at p5-small shape (random weights): beam searches / s for 5 beams returning 5
+ * Generation and slot-gradient speed at p5-small shape (random weights; PAPREC_BENCH_MODEL / PAPREC_BENCH_DTYPE pick
+ * another preset and dtype, see benchModel): beam searches / s for 5 beams returning 5
  * and 20 returning 10 (source ~45 tokens, target 4), the gradient pass in examples / s, and one surrogate pass
  * (5 beams, top 5) over 2,000 examples. Each against the naive comparison path in the same process (no KV cache,
  * cross-attention K/V recomputed per beam and step, one example at a time), reported as a ratio. Also CPU shards:
@@ -9,7 +10,7 @@ import { Backbone } from '../src/backbone/index.js';
 import { ResidentExampleSet } from '../src/engine/index.js';
 import { native } from '../src/native.js';
 import { toNativeBatch } from '../src/backbone/batch.js';
-import { randomExampleSet, randomRows } from './shapes.js';
+import { benchModel, randomExampleSet, randomRows } from './shapes.js';
 import { timeAsync } from './harness.js';
 
 const SOURCE = 45;
@@ -23,10 +24,13 @@ async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
 
 export async function benchGenerate(): Promise<Record<string, number | string>> {
   const quick = process.env.PAPREC_BENCH_QUICK === '1';
-  const backbone = await Backbone.create('p5-small', { seed: 1, device: process.env.PAPREC_BENCH_DEVICE ?? 'cpu' });
+  const model = benchModel();
+  const backbone = await Backbone.create(model.preset, { seed: 1, device: process.env.PAPREC_BENCH_DEVICE ?? 'cpu', dtype: model.dtype });
   const V = backbone.config.vocabSize;
   const info = native().info();
   const out: Record<string, number | string> = {
+    model: model.preset,
+    dtype: backbone.dtype,
     libtorch: info.torchVersion,
     device: backbone.device,
     threads: info.threads,

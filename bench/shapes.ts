@@ -42,3 +42,14 @@ export function randomExampleSet(count: number, length: number, vocab: number, s
     numUsers: users,
   };
 }
+
+/**
+ * The model the engine benches build (random weights): PAPREC_BENCH_MODEL, a preset name (default p5-small;
+ * t5-v1_1-small for the T5 v1.1 / Flan-T5 shape: gated-GELU, untied head, 6 heads of 64, 8 + 8 blocks), and
+ * PAPREC_BENCH_DTYPE (fp32 default, bf16 where the engine accepts it).
+ */
+export function benchModel(): { preset: string; dtype: 'fp32' | 'bf16' } {
+  const dtype = process.env.PAPREC_BENCH_DTYPE ?? 'fp32';
+  if (dtype !== 'fp32' && dtype !== 'bf16') throw new Error(`PAPREC_BENCH_DTYPE must be fp32 or bf16, got "${dtype}"`);
+  return { preset: process.env.PAPREC_BENCH_MODEL ?? 'p5-small', dtype };
+}

@@ -1,8 +1,11 @@
 /**
- * The P5 model configuration: T5 v1.0 dimensions plus P5's whole-word embeddings (REFERENCE.md §1).
+ * The P5 model configuration: T5 dimensions plus P5's whole-word embeddings (REFERENCE.md §1). The T5 family:
+ * v1.0 (P5: ReLU feed-forward, tied head rescaled by d_model^-0.5) and v1.1 / Flan-T5 (gated-GELU feed-forward,
+ * usually an untied head without the rescale).
  *
- * Three ways in: a preset name (`p5-small`, `p5-base`, `p5-mini`, `p5-tiny`), an object (camelCase `P5Config`
- * fields, or a parsed HF `config.json`), or a path to an HF `config.json` (or a folder holding one).
+ * Three ways in: a preset name (`p5-small`, `p5-base`, `p5-mini`, `p5-tiny`, `t5-v1_1-tiny`, `t5-v1_1-small`,
+ * `flan-t5-small`), an object (camelCase `P5Config` fields, or a parsed HF `config.json`), or a path to an HF
+ * `config.json` (or a folder holding one).
  * One way out: `toHfConfig`, the HF T5Config JSON with P5's extra keys, so HF tooling can read what we write.
  */
 import { readFileSync, statSync } from 'node:fs';
@@ -10,7 +13,13 @@ import * as path from 'node:path';
 import { PaprecError, fail } from '../errors.js';
 import { expectedTensors } from './names.js';
 
-export type FeedForwardProj = 'relu';
+/**
+ * The feed-forward, in HF's `feed_forward_proj` spelling: `relu` (T5 v1.0, P5) is `wo(relu(wi x))`; `gated-gelu`
+ * (T5 v1.1, Flan-T5) is `wo(gelu_new(wi_0 x) * wi_1 x)` with GELU's tanh form; `gated-relu` the same with ReLU;
+ * `gelu_new` the ungated form with GELU's tanh form.
+ */
+export type FeedForwardProj = 'relu' | 'gated-gelu' | 'gated-relu' | 'gelu_new';
+export const FEED_FORWARD_PROJS: readonly FeedForwardProj[] = ['relu', 'gated-gelu', 'gated-relu', 'gelu_new'];
 
 export interface P5Config {
   vocabSize: number;
@@ -34,6 +43,8 @@ export interface P5Config {
   eosTokenId: number;
   decoderStartTokenId: number;
   feedForwardProj: FeedForwardProj;
+  /** true: `lm_head` is the token embedding, applied after T5's d_model^-0.5 rescale; false: a separate `lm_head.weight`. */
+  tieWordEmbeddings: boolean;
 }
 
 /** T5's fixed choices, shared by every preset. */
@@ -48,13 +59,31 @@ const T5_V1_0_DEFAULTS = {
   eosTokenId: 1,
   decoderStartTokenId: 0,
   feedForwardProj: 'relu' as FeedForwardProj,
+  tieWordEmbeddings: true,
 };
 
 /** P5 resizes T5's 32,128-token vocabulary to 32,100. */
 export const P5_VOCAB_SIZE = 32100;
+/** T5 v1.1 / Flan-T5 keep 32,128 embedding rows for the 32,100-piece tokenizer (the extra rows are never used). */
+export const T5_V1_1_VOCAB_SIZE = 32128;
 
 function preset(dims: Pick<P5Config, 'dModel' | 'dKv' | 'dFf' | 'numHeads' | 'numLayers'>): P5Config {
   return { ...T5_V1_0_DEFAULTS, vocabSize: P5_VOCAB_SIZE, ...dims, numDecoderLayers: dims.numLayers };
+}
+
+/**
+ * T5 v1.1 / Flan-T5 shapes (HF google/t5-v1_1-small, google/flan-t5-small): gated-GELU, untied head, dropout 0
+ * for Flan. Whole-word embeddings stay on, so a from-scratch P5 on this backbone gets P5's encoder input.
+ */
+function presetV11(dims: Pick<P5Config, 'dModel' | 'dKv' | 'dFf' | 'numHeads' | 'numLayers'> & Partial<P5Config>): P5Config {
+  return {
+    ...T5_V1_0_DEFAULTS,
+    vocabSize: T5_V1_1_VOCAB_SIZE,
+    feedForwardProj: 'gated-gelu',
+    tieWordEmbeddings: false,
+    numDecoderLayers: dims.numLayers,
+    ...dims,
+  };
 }
 
 export const PRESETS: Readonly<Record<string, Readonly<P5Config>>> = Object.freeze({
@@ -62,7 +91,20 @@ export const PRESETS: Readonly<Record<string, Readonly<P5Config>>> = Object.free
   'p5-base': preset({ dModel: 768, dKv: 64, dFf: 3072, numHeads: 12, numLayers: 12 }),
   'p5-mini': preset({ dModel: 256, dKv: 32, dFf: 1024, numHeads: 8, numLayers: 4 }),
   'p5-tiny': preset({ dModel: 128, dKv: 32, dFf: 512, numHeads: 4, numLayers: 2 }),
+  // num_heads * d_kv (4 * 24 = 96) differs from d_model, as in the v1.1 fixtures.
+  't5-v1_1-tiny': presetV11({ dModel: 128, dKv: 24, dFf: 256, numHeads: 4, numLayers: 2 }),
+  't5-v1_1-small': presetV11({ dModel: 512, dKv: 64, dFf: 1024, numHeads: 6, numLayers: 8 }),
+  'flan-t5-small': presetV11({ dModel: 512, dKv: 64, dFf: 1024, numHeads: 6, numLayers: 8, dropoutRate: 0 }),
 });
+
+/** Which T5 family a config belongs to, for model cards and messages. */
+export function modelFamily(config: P5Config): string {
+  const base =
+    config.feedForwardProj === 'relu' && config.tieWordEmbeddings
+      ? 'T5 v1.0 (ReLU feed-forward, tied head)'
+      : `T5 v1.1 / Flan-T5 style (${config.feedForwardProj} feed-forward, ${config.tieWordEmbeddings ? 'tied head rescaled by d_model^-0.5' : 'untied lm_head'})`;
+  return config.wholeWordEmbeddings ? `P5 on ${base} with whole-word embeddings` : base;
+}
 
 export type ConfigInput = string | Partial<P5Config> | Record<string, unknown>;
 
@@ -91,6 +133,7 @@ const HF_KEY: Record<keyof P5Config, string> = {
   eosTokenId: 'eos_token_id',
   decoderStartTokenId: 'decoder_start_token_id',
   feedForwardProj: 'feed_forward_proj',
+  tieWordEmbeddings: 'tie_word_embeddings',
 };
 
 /**
@@ -123,19 +166,63 @@ export function validateConfig(config: P5Config, source: string, hfKeys = false)
     }
   }
   checkFeedForward(config.feedForwardProj, source, key('feedForwardProj'));
+  if (typeof config.tieWordEmbeddings !== 'boolean') {
+    fail(source, `${key('tieWordEmbeddings')} must be true or false, got ${JSON.stringify(config.tieWordEmbeddings)}`);
+  }
   const out: P5Config = {} as P5Config;
   for (const k of Object.keys(HF_KEY) as (keyof P5Config)[]) (out as unknown as Record<string, unknown>)[k] = config[k];
   return Object.freeze(out);
 }
 
 function checkFeedForward(v: unknown, source: string, keyName: string): asserts v is FeedForwardProj {
-  if (v !== 'relu') {
-    fail(
-      source,
-      `${keyName} is ${JSON.stringify(v)}, but P5 is a T5 v1.0 model with a ReLU feed-forward ('relu'); ` +
-        `gated variants (T5 v1.1, flan-t5) are not supported`,
-    );
+  if (!(FEED_FORWARD_PROJS as readonly unknown[]).includes(v)) {
+    fail(source, `${keyName} is ${JSON.stringify(v)}; paprec implements ${FEED_FORWARD_PROJS.map((f) => `"${f}"`).join(', ')}`);
   }
+}
+
+/** Activations paprec implements, by HF name: ReLU and GELU's tanh form (HF's two names for it). */
+const ACTIVATIONS: Record<string, 'relu' | 'gelu_new'> = { relu: 'relu', gelu_new: 'gelu_new', gelu_pytorch_tanh: 'gelu_new' };
+
+/** The canonical feed-forward from a gate flag and an HF activation name; an activation paprec lacks is refused by name. */
+function feedForwardOf(gated: boolean, activation: string, source: string, keyName: string): FeedForwardProj {
+  const act = ACTIVATIONS[activation];
+  if (act === undefined) {
+    const hint = activation === 'gelu' ? ' (exact erf GELU; T5 v1.1 / Flan-T5 use its tanh form, gelu_new)' : '';
+    fail(source, `${keyName}: activation "${activation}" is not implemented${hint}; paprec implements relu and gelu_new (tanh GELU)`);
+  }
+  if (gated) return act === 'relu' ? 'gated-relu' : 'gated-gelu';
+  return act;
+}
+
+/**
+ * The feed-forward of an HF config: `feed_forward_proj` ("relu", "gated-gelu", "gated-relu", "gelu_new", ...;
+ * HF reads "gated-gelu" as gated gelu_new), and/or the newer pair `dense_act_fn` + `is_gated_act` (absent members of
+ * the pair take T5's defaults, relu and false). When both spellings are written they must agree. Neither: "relu".
+ */
+function hfFeedForward(j: Record<string, unknown>, source: string): FeedForwardProj {
+  const proj = j.feed_forward_proj ?? undefined;
+  const act = j.dense_act_fn ?? undefined;
+  const gate = j.is_gated_act ?? undefined;
+  let fromProj: FeedForwardProj | undefined;
+  if (proj !== undefined) {
+    if (typeof proj !== 'string') fail(source, `feed_forward_proj must be a string, got ${JSON.stringify(proj)}`);
+    const parts = proj.split('-');
+    if (parts.length > 2 || (parts.length === 2 && parts[0] !== 'gated')) {
+      fail(source, `feed_forward_proj "${proj}" is not "<activation>" or "gated-<activation>"`);
+    }
+    const gated = parts.length === 2;
+    const name = parts[parts.length - 1]!;
+    fromProj = feedForwardOf(gated, gated && name === 'gelu' ? 'gelu_new' : name, source, `feed_forward_proj "${proj}"`);
+  }
+  if (act === undefined && gate === undefined) return fromProj ?? 'relu';
+  if (act !== undefined && typeof act !== 'string') fail(source, `dense_act_fn must be a string, got ${JSON.stringify(act)}`);
+  if (gate !== undefined && typeof gate !== 'boolean') fail(source, `is_gated_act must be true or false, got ${JSON.stringify(gate)}`);
+  const pair = `dense_act_fn ${JSON.stringify(act ?? 'relu')} with is_gated_act ${JSON.stringify(gate ?? false)}`;
+  const fromPair = feedForwardOf((gate as boolean | undefined) ?? false, (act as string | undefined) ?? 'relu', source, pair);
+  if (fromProj !== undefined && fromProj !== fromPair) {
+    fail(source, `feed_forward_proj "${String(proj)}" (${fromProj}) disagrees with ${pair} (${fromPair})`);
+  }
+  return fromPair;
 }
 
 /**
@@ -149,10 +236,7 @@ export function parseHfConfig(json: unknown, source: string): P5Config {
   if (j.model_type !== undefined && j.model_type !== 't5') {
     fail(source, `model_type is ${JSON.stringify(j.model_type)}, expected "t5" (P5 is a T5 encoder-decoder)`);
   }
-  if (j.tie_word_embeddings === false) {
-    fail(source, 'tie_word_embeddings is false, but P5 (T5 v1.0) ties the LM head to the token embeddings');
-  }
-  if (j.feed_forward_proj !== undefined) checkFeedForward(j.feed_forward_proj, source, 'feed_forward_proj');
+  const feedForwardProj = hfFeedForward(j, source);
   const arch = Array.isArray(j.architectures) ? j.architectures : [];
   const get = <T>(k: string, dflt: T): T => (j[k] === undefined || j[k] === null ? dflt : (j[k] as T));
   const numLayers = get('num_layers', 6);
@@ -173,19 +257,23 @@ export function parseHfConfig(json: unknown, source: string): P5Config {
     padTokenId: get('pad_token_id', 0),
     eosTokenId: get('eos_token_id', 1),
     decoderStartTokenId: get('decoder_start_token_id', 0),
-    feedForwardProj: get('feed_forward_proj', 'relu'),
+    feedForwardProj,
+    tieWordEmbeddings: get('tie_word_embeddings', true),
   };
   return validateConfig(config, source, true);
 }
 
-/** HF T5Config JSON (every key written, none left to defaults) plus P5's `whole_word_*` keys. */
+/**
+ * HF T5Config JSON (every key written, none left to defaults; `dense_act_fn` / `is_gated_act` too, as newer HF writes
+ * them) plus P5's `whole_word_*` keys.
+ */
 export function toHfConfig(config: P5Config): Record<string, unknown> {
   const c = validateConfig(config, 'config');
   return {
     architectures: [c.wholeWordEmbeddings ? 'P5' : 'T5ForConditionalGeneration'],
     model_type: 't5',
     is_encoder_decoder: true,
-    tie_word_embeddings: true,
+    tie_word_embeddings: c.tieWordEmbeddings,
     vocab_size: c.vocabSize,
     d_model: c.dModel,
     d_kv: c.dKv,
@@ -198,6 +286,8 @@ export function toHfConfig(config: P5Config): Record<string, unknown> {
     layer_norm_epsilon: c.layerNormEpsilon,
     dropout_rate: c.dropoutRate,
     feed_forward_proj: c.feedForwardProj,
+    dense_act_fn: c.feedForwardProj.endsWith('relu') ? 'relu' : 'gelu_new',
+    is_gated_act: c.feedForwardProj.startsWith('gated-'),
     initializer_factor: 1.0,
     pad_token_id: c.padTokenId,
     eos_token_id: c.eosTokenId,
@@ -280,8 +370,9 @@ export function resolveConfig(input: ConfigInput, overrides: Partial<P5Config> =
 }
 
 /**
- * Trainable parameters, each tensor counted once: the tied embedding table once (shared = both embed_tokens =
- * lm_head), both relative-position tables, and the whole-word table when present. P5-small: 60,754,432.
+ * Trainable parameters, each tensor counted once: the tied embedding table once (shared = both embed_tokens, and
+ * lm_head when tied), an untied lm_head, both relative-position tables, and the whole-word table when present.
+ * P5-small: 60,754,432.
  */
 export function parameterCount(config: P5Config): number {
   let n = 0;

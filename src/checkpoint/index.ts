@@ -6,14 +6,16 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { PaprecError, fail } from '../errors.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { ensureDir, writeFileAtomic } from '../util/fs.js';
 import { type ConfigInput, type P5Config, PRESETS, resolveConfig, toHfConfig, validateConfig } from './config.js';
-import { type Tensor, TIED_NAMES, canonicalizeStateDict, expectedTensors, validateStateDict } from './names.js';
+import { modelCard } from './modelCard.js';
+import { type Tensor, canonicalizeStateDict, expectedTensors, tiedNames, validateStateDict } from './names.js';
 import { readPth } from './pth.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
 
 export * from './config.js';
 export * from './names.js';
+export { modelCard } from './modelCard.js';
 export {
   readSafetensors, writeSafetensors, encodeSafetensors, readSafetensorsHeader, parseSafetensorsHeader, type LoadedTensor,
 } from './safetensors.js';
@@ -79,7 +81,7 @@ export async function loadCheckpoint(pathOrDir: string, opts: LoadOptions = {}):
   else if (TORCH_EXTENSIONS.includes(ext)) raw = await readPth(weights);
   else fail(weights, `unknown checkpoint format "${ext}" (expected .safetensors, or a torch.save .pth / .pt / .bin)`);
   const config = await configFor(weights, opts);
-  const tensors = canonicalizeStateDict(raw, weights);
+  const tensors = canonicalizeStateDict(raw, weights, config);
   validateStateDict(tensors, config, weights);
   // Hand back plain {shape, data} in HF order, whatever extra fields the readers carried.
   const ordered = new Map<string, Tensor>();
@@ -96,9 +98,10 @@ export interface SaveOptions {
 }
 
 /**
- * Write an HF-style checkpoint folder: config.json (HF T5Config + P5 extras) and model.safetensors holding every HF
- * name, the four tied copies included, so HF `from_pretrained` and P5 code both read it.
- * `tensors` may use canonical or HF names; they are validated against `config` first.
+ * Write an HF-style checkpoint folder: config.json (HF T5Config + P5 extras), model.safetensors holding every HF
+ * name, the tied copies included, so HF `from_pretrained` and P5 code both read it, and a model card (README.md:
+ * the family and shapes; an extra file of that name wins). `tensors` may use canonical or HF names; they are
+ * validated against `config` first.
  */
 export async function saveCheckpoint(
   dir: string,
@@ -110,16 +113,17 @@ export async function saveCheckpoint(
     if (name.includes('/') || name.includes('\\') || name === '..' || name === '.') fail(dir, `extra file name "${name}" must be a plain file name`);
   }
   const c = validateConfig(config, `${dir}/config.json`);
-  const canonical = canonicalizeStateDict(tensors, 'tensors to save');
+  const canonical = canonicalizeStateDict(tensors, 'tensors to save', c);
   validateStateDict(canonical, c, 'tensors to save');
-  const tied = new Set<string>(TIED_NAMES);
+  const tied = new Set<string>(tiedNames(c));
   const shared = canonical.get('shared.weight')!;
   const all: [string, Tensor][] = [];
   for (const name of expectedTensors(c, { tiedCopies: true }).keys()) {
     all.push([name, tied.has(name) ? shared : canonical.get(name)!]);
   }
-  await fsp.mkdir(dir, { recursive: true });
-  for (const [name, content] of Object.entries(opts.extraFiles ?? {})) {
+  await ensureDir(dir);
+  const files = { 'README.md': modelCard(c), ...opts.extraFiles };
+  for (const [name, content] of Object.entries(files)) {
     await writeFileAtomic(path.join(dir, name), content);
   }
   await writeSafetensors(path.join(dir, 'model.safetensors'), all);

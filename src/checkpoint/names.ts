@@ -1,10 +1,15 @@
 /**
- * Parameter names and shapes of P5 / T5 v1.0 in Hugging Face spelling (REFERENCE.md §1), and the mapping from
+ * Parameter names and shapes of P5 / the T5 family in Hugging Face spelling (REFERENCE.md §1), and the mapping from
  * whatever a checkpoint holds to the canonical set the native model receives.
  *
- * Canonical form: no `module.` prefix (DataParallel / DDP checkpoints), the four tied embedding names collapsed
- * to `shared.weight`, the stale cross-attention position bias dropped. nn.Linear weights are [out, in].
+ * T5 v1.0 (P5): `DenseReluDense.{wi,wo}`, and `lm_head.weight` is the token embedding. T5 v1.1 / Flan-T5: a gated
+ * feed-forward `DenseReluDense.{wi_0,wi_1,wo}`, and usually (tie_word_embeddings false) a separate `lm_head.weight`.
+ *
+ * Canonical form: no `module.` prefix (DataParallel / DDP checkpoints), the tied embedding names collapsed to
+ * `shared.weight` (an untied `lm_head.weight` stays, last), the stale cross-attention position bias dropped.
+ * nn.Linear weights are [out, in].
  */
+import { firstNonFinite, nonFiniteMessage } from './finite.js';
 import { PaprecError } from '../errors.js';
 import type { P5Config } from './config.js';
 
@@ -21,13 +26,20 @@ export const TIED_NAMES = [
   'lm_head.weight',
 ] as const;
 
+export const LM_HEAD = 'lm_head.weight';
+
+/** The names holding the token-embedding matrix under this config: `lm_head.weight` only when the head is tied. */
+export function tiedNames(config: Pick<P5Config, 'tieWordEmbeddings'>): string[] {
+  return config.tieWordEmbeddings ? [...TIED_NAMES] : TIED_NAMES.filter((n) => n !== LM_HEAD);
+}
+
 /** HF creates a relative_attention_bias on block 0's cross-attention too; T5 never uses it. */
 export const STALE_NAMES = ['decoder.block.0.layer.1.EncDecAttention.relative_attention_bias.weight'] as const;
 
 /**
  * Expected tensors and their shapes, in HF `state_dict()` order.
- * By default canonical (tied matrix once, as `shared.weight`); with `tiedCopies` all four tied names appear where
- * HF's state_dict puts them (what `model.safetensors` holds).
+ * By default canonical (tied matrix once, as `shared.weight`; an untied `lm_head.weight` last); with `tiedCopies`
+ * every tied name appears where HF's state_dict puts them (what `model.safetensors` holds).
  */
 export function expectedTensors(config: P5Config, opts: { tiedCopies?: boolean } = {}): Map<string, number[]> {
   const { vocabSize: V, dModel: D, dFf: F, numHeads: H, relativeAttentionNumBuckets: B } = config;
@@ -38,8 +50,14 @@ export function expectedTensors(config: P5Config, opts: { tiedCopies?: boolean }
     m.set(`${prefix}.o.weight`, [D, inner]);
     if (withBias) m.set(`${prefix}.relative_attention_bias.weight`, [B, H]);
   };
+  const gated = config.feedForwardProj.startsWith('gated-');
   const feedForward = (prefix: string) => {
-    m.set(`${prefix}.DenseReluDense.wi.weight`, [F, D]);
+    if (gated) {
+      m.set(`${prefix}.DenseReluDense.wi_0.weight`, [F, D]);
+      m.set(`${prefix}.DenseReluDense.wi_1.weight`, [F, D]);
+    } else {
+      m.set(`${prefix}.DenseReluDense.wi.weight`, [F, D]);
+    }
     m.set(`${prefix}.DenseReluDense.wo.weight`, [D, F]);
     m.set(`${prefix}.layer_norm.weight`, [D]);
   };
@@ -61,7 +79,7 @@ export function expectedTensors(config: P5Config, opts: { tiedCopies?: boolean }
     feedForward(`decoder.block.${i}.layer.2`);
   }
   m.set('decoder.final_layer_norm.weight', [D]);
-  if (opts.tiedCopies) m.set('lm_head.weight', [V, D]);
+  if (opts.tiedCopies || !config.tieWordEmbeddings) m.set(LM_HEAD, [V, D]);
   return m;
 }
 
@@ -82,17 +100,23 @@ function sameTensor(a: Tensor, b: Tensor): boolean {
 }
 
 /**
- * Canonical names: strips `module.`, drops the stale cross-attention bias, collapses the tied names to
- * `shared.weight`. Tied copies that are present must be identical (T5 v1.0 ties them): a checkpoint whose
- * `lm_head.weight` differs from the embeddings is an untied model (T5 v1.1-style) and is refused.
+ * Canonical names: strips `module.`, drops the stale cross-attention bias, collapses the tied names (`tiedNames`) to
+ * `shared.weight`. Tied copies that are present must be identical: under a tied config (T5 v1.0, the default) a
+ * checkpoint whose `lm_head.weight` differs from the embeddings is an untied model and is refused, naming the
+ * config key that would load it; under an untied config `lm_head.weight` is kept as its own tensor.
  */
-export function canonicalizeStateDict<T extends Tensor>(tensors: Map<string, T>, source: string): Map<string, T> {
+export function canonicalizeStateDict<T extends Tensor>(
+  tensors: Map<string, T>,
+  source: string,
+  config: Pick<P5Config, 'tieWordEmbeddings'> = { tieWordEmbeddings: true },
+): Map<string, T> {
+  const tiedSet = new Set(tiedNames(config));
   const out = new Map<string, T>();
   const tied: [string, T][] = [];
   for (const [raw, t] of tensors) {
     const name = stripModulePrefix(raw);
     if ((STALE_NAMES as readonly string[]).includes(name)) continue;
-    if ((TIED_NAMES as readonly string[]).includes(name)) {
+    if (tiedSet.has(name)) {
       tied.push([raw, t]);
       continue;
     }
@@ -105,16 +129,26 @@ export function canonicalizeStateDict<T extends Tensor>(tensors: Map<string, T>,
     const [refName, ref] = tied[0]!;
     for (const [name, t] of tied.slice(1)) {
       if (!sameTensor(ref, t)) {
-        const untied = stripModulePrefix(name) === 'lm_head.weight' || stripModulePrefix(refName) === 'lm_head.weight';
+        // A NaN / Inf in one copy is a poisoned checkpoint, not an untied one: say that first.
+        for (const [n, x] of [[refName, ref], [name, t]] as const) {
+          const hit = firstNonFinite(x);
+          if (hit) throw new PaprecError(`${source}: ${nonFiniteMessage(n, hit)}`);
+        }
+        const untied = stripModulePrefix(name) === LM_HEAD || stripModulePrefix(refName) === LM_HEAD;
         throw new PaprecError(
-          `${source}: ${name} differs from ${refName}; P5 (T5 v1.0) ties the token embeddings` +
-            (untied ? ' and the LM head, so a checkpoint with a separate lm_head (T5 v1.1 style) cannot be loaded' : ''),
+          untied
+            ? `${source}: ${name} differs from ${refName}, but the config ties the LM head to the token embeddings ` +
+                `(tie_word_embeddings true, as in T5 v1.0 / P5); an untied head (T5 v1.1 / Flan-T5) loads with ` +
+                `tie_word_embeddings: false in config.json`
+            : `${source}: ${name} differs from ${refName}; the T5 family ties the encoder's and decoder's token embeddings`,
         );
       }
     }
     out.set('shared.weight', ref);
   }
-  return new Map([...out].sort((a, b) => (a[0] === 'shared.weight' ? -1 : b[0] === 'shared.weight' ? 1 : 0)));
+  // shared.weight first, an untied lm_head.weight last (HF order); the others keep their order.
+  const rank = (n: string) => (n === 'shared.weight' ? -1 : n === LM_HEAD ? 1 : 0);
+  return new Map([...out].sort((a, b) => rank(a[0]) - rank(b[0])));
 }
 
 const MAX_LISTED = 20;
@@ -125,10 +159,10 @@ function listCapped(items: string[]): string {
 }
 
 function dimsHint(name: string, config: P5Config): string {
-  if (name === 'shared.weight') return ` (vocab_size ${config.vocabSize} x d_model ${config.dModel})`;
+  if (name === 'shared.weight' || name === LM_HEAD) return ` (vocab_size ${config.vocabSize} x d_model ${config.dModel})`;
   if (name === 'encoder.whole_word_embeddings.weight') return ` (whole_word_size ${config.wholeWordSize} x d_model ${config.dModel})`;
   if (name.endsWith('relative_attention_bias.weight')) return ` (relative_attention_num_buckets x num_heads)`;
-  if (name.endsWith('.wi.weight')) return ' (d_ff x d_model)';
+  if (/\.wi(_[01])?\.weight$/.test(name)) return ' (d_ff x d_model)';
   if (name.endsWith('.wo.weight')) return ' (d_model x d_ff)';
   if (name.endsWith('.o.weight')) return ' (d_model x num_heads*d_kv)';
   if (/\.[qkv]\.weight$/.test(name)) return ' (num_heads*d_kv x d_model)';
@@ -162,15 +196,25 @@ export function validateStateDict(tensors: Map<string, Tensor>, config: P5Config
   if (misShaped.length) parts.push(`${misShaped.length} mis-shaped: ${listCapped(misShaped)}`);
   if (missing.length) parts.push(`${missing.length} missing: ${listCapped(missing)}`);
   if (unexpected.length) parts.push(`${unexpected.length} unexpected: ${listCapped(unexpected)}`);
-  let hint = '';
+  const hints: string[] = [];
   if (!config.wholeWordEmbeddings && unexpected.includes('encoder.whole_word_embeddings.weight')) {
-    hint = ' (the checkpoint has whole-word embeddings: set whole_word_embeddings: true in the config)';
+    hints.push('the checkpoint has whole-word embeddings: set whole_word_embeddings: true in the config');
   } else if (config.wholeWordEmbeddings && missing.includes('encoder.whole_word_embeddings.weight')) {
-    hint = ' (a plain T5 checkpoint: set whole_word_embeddings: false in the config)';
+    hints.push('a plain T5 checkpoint: set whole_word_embeddings: false in the config');
+  }
+  const has = (list: string[], re: RegExp) => list.some((n) => re.test(n));
+  if (has(missing, /\.wi_[01]\.weight$/) && has(unexpected, /\.wi\.weight$/)) {
+    hints.push('the checkpoint has a plain feed-forward (wi): a T5 v1.0 model, feed_forward_proj "relu"');
+  } else if (has(missing, /\.wi\.weight$/) && has(unexpected, /\.wi_[01]\.weight$/)) {
+    hints.push('the checkpoint has a gated feed-forward (wi_0, wi_1): a T5 v1.1 / Flan-T5 model, feed_forward_proj "gated-gelu"');
+  }
+  if (!config.tieWordEmbeddings && missing.includes(LM_HEAD)) {
+    hints.push('no separate lm_head.weight: a tied model, tie_word_embeddings true');
   }
   throw new PaprecError(
     `${source}: the checkpoint does not match the model config (vocab_size ${config.vocabSize}, d_model ${config.dModel}, ` +
-      `d_kv ${config.dKv}, d_ff ${config.dFf}, num_heads ${config.numHeads}, layers ${config.numLayers}+${config.numDecoderLayers}): ` +
-      `${parts.join('. ')}${hint}`,
+      `d_kv ${config.dKv}, d_ff ${config.dFf}, num_heads ${config.numHeads}, layers ${config.numLayers}+${config.numDecoderLayers}, ` +
+      `feed_forward_proj ${config.feedForwardProj}, tie_word_embeddings ${config.tieWordEmbeddings}): ` +
+      `${parts.join('. ')}${hints.length > 0 ? ` (${hints.join('; ')})` : ''}`,
   );
 }

@@ -8,3 +8,4 @@ export {
   type SlotGradientOptions,
   type SlotGradients,
 } from './residentSet.js';
+export { modelSlotMask } from './slotMask.js';

@@ -105,7 +105,7 @@ describe('paprec search on a tiny backbone', () => {
     const otherDir = path.join(tmp, 'other-model');
     await other.save(otherDir);
     other.dispose();
-    await expect(runSearch({ ...base(), model: otherDir, out })).rejects.toThrow(/vocabulary size 200 differs from the tokenizer's/);
+    await expect(runSearch({ ...base(), model: otherDir, out })).rejects.toThrow(/vocabulary size 200 is smaller than the tokenizer's/);
     await expect(runSearch({ ...base(), model: otherDir, out })).rejects.toBeInstanceOf(PaprecError);
     await expect(fsp.stat(out)).rejects.toThrow(); // nothing written
   });

@@ -5,7 +5,9 @@ import { fileURLToPath } from 'node:url';
 
 export const SHARED = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared');
 export const FIXTURES = ['t5-tiny', 'p5-tiny', 'p5-eos'] as const;
-export type FixtureName = (typeof FIXTURES)[number];
+/** T5 v1.1 (gated-GELU): t5v11-tiny has an untied head and num_heads * d_kv != d_model, t5v11-tied a tied one. */
+export const T5V11_FIXTURES = ['t5v11-tiny', 't5v11-tied'] as const;
+export type FixtureName = (typeof FIXTURES)[number] | (typeof T5V11_FIXTURES)[number];
 
 export interface GoldenTensor {
   shape: number[];

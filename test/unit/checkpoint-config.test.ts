@@ -5,10 +5,11 @@ import {
   PRESETS, type P5Config, parameterCount, parseHfConfig, resolveConfig, toHfConfig,
 } from '../../src/checkpoint/config.js';
 import { readSafetensorsHeader } from '../../src/checkpoint/safetensors.js';
-import { TIED_NAMES } from '../../src/checkpoint/names.js';
+import { tiedNames } from '../../src/checkpoint/names.js';
+import { modelCard } from '../../src/checkpoint/modelCard.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url));
-const FIXTURE_NAMES = ['t5-tiny', 'p5-tiny', 'p5-eos'] as const;
+const FIXTURE_NAMES = ['t5-tiny', 'p5-tiny', 'p5-eos', 't5v11-tiny', 't5v11-tied'] as const;
 const fixtureJson = (name: string) => JSON.parse(readFileSync(`${FIXTURES}${name}/config.json`, 'utf8')) as Record<string, unknown>;
 
 describe('presets', () => {
@@ -21,6 +22,33 @@ describe('presets', () => {
     const t5 = (name: string) => resolveConfig(name, { vocabSize: 32128, wholeWordEmbeddings: false });
     expect(parameterCount(t5('p5-small'))).toBe(60_506_624);
     expect(parameterCount(t5('p5-base'))).toBe(222_903_552);
+  });
+
+  it('t5-v1_1-small / flan-t5-small without whole-word embeddings have the HF models\' 76,961,152 parameters (untied head counted)', () => {
+    for (const name of ['t5-v1_1-small', 'flan-t5-small']) {
+      expect(parameterCount(resolveConfig(name, { wholeWordEmbeddings: false }))).toBe(76_961_152);
+    }
+    // Tying the head removes exactly one vocab x d_model matrix.
+    expect(parameterCount(resolveConfig('t5-v1_1-small', { wholeWordEmbeddings: false, tieWordEmbeddings: true }))).toBe(76_961_152 - 32128 * 512);
+  });
+
+  it('T5 v1.1 preset dimensions: gated-GELU, untied, 32,128 rows, num_heads * d_kv != d_model in the tiny one', () => {
+    const dims = (c: P5Config) => [c.vocabSize, c.dModel, c.dKv, c.dFf, c.numHeads, c.numLayers, c.numDecoderLayers, c.feedForwardProj, c.tieWordEmbeddings];
+    expect(dims(PRESETS['t5-v1_1-small']!)).toEqual([32128, 512, 64, 1024, 6, 8, 8, 'gated-gelu', false]);
+    expect(dims(PRESETS['flan-t5-small']!)).toEqual([32128, 512, 64, 1024, 6, 8, 8, 'gated-gelu', false]);
+    const tiny = PRESETS['t5-v1_1-tiny']!;
+    expect(dims(tiny)).toEqual([32128, 128, 24, 256, 4, 2, 2, 'gated-gelu', false]);
+    expect(tiny.numHeads * tiny.dKv).not.toBe(tiny.dModel);
+    expect([PRESETS['t5-v1_1-small']!.dropoutRate, PRESETS['flan-t5-small']!.dropoutRate]).toEqual([0.1, 0]);
+    for (const p of ['p5-small', 'p5-base', 'p5-mini', 'p5-tiny']) expect([PRESETS[p]!.feedForwardProj, PRESETS[p]!.tieWordEmbeddings]).toEqual(['relu', true]);
+  });
+
+  it('the model card names the family', () => {
+    expect(modelCard(PRESETS['p5-small']!)).toContain('P5 on T5 v1.0 (ReLU feed-forward, tied head) with whole-word embeddings');
+    const flan = modelCard(resolveConfig('flan-t5-small', { wholeWordEmbeddings: false }));
+    expect(flan).toContain('T5 v1.1 / Flan-T5 style (gated-gelu feed-forward, untied lm_head)');
+    expect(flan).toContain('| parameters | 76,961,152 |');
+    expect(modelCard(parseHfConfig(fixtureJson('t5v11-tied'), 'x'))).toContain('(gated-gelu feed-forward, tied head rescaled by d_model^-0.5)');
   });
 
   it('preset dimensions', () => {
@@ -38,7 +66,7 @@ describe('presets', () => {
     for (const name of FIXTURE_NAMES) {
       const header = await readSafetensorsHeader(`${FIXTURES}${name}/model.safetensors`);
       const stored = header.entries
-        .filter((e) => !(TIED_NAMES as readonly string[]).slice(1).includes(e.name))
+        .filter((e) => !tiedNames(resolveConfig(`${FIXTURES}${name}`)).slice(1).includes(e.name))
         .reduce((n, e) => n + e.shape.reduce((a, b) => a * b, 1), 0);
       expect(parameterCount(resolveConfig(`${FIXTURES}${name}`))).toBe(stored);
     }
@@ -46,7 +74,7 @@ describe('presets', () => {
 });
 
 describe('parseHfConfig', () => {
-  it('reads the three fixture configs', () => {
+  it('reads the fixture configs', () => {
     const t5 = parseHfConfig(fixtureJson('t5-tiny'), 't5-tiny/config.json');
     expect(t5).toMatchObject({ vocabSize: 300, dModel: 32, dKv: 8, dFf: 64, numHeads: 2, numLayers: 2, numDecoderLayers: 2, wholeWordEmbeddings: false });
     for (const name of ['p5-tiny', 'p5-eos']) {
@@ -55,8 +83,46 @@ describe('parseHfConfig', () => {
         vocabSize: 500, dModel: 64, dKv: 16, dFf: 128, numHeads: 4, numLayers: 3, numDecoderLayers: 2,
         relativeAttentionNumBuckets: 32, relativeAttentionMaxDistance: 128, layerNormEpsilon: 1e-6, dropoutRate: 0.1,
         wholeWordEmbeddings: true, wholeWordSize: 512, padTokenId: 0, eosTokenId: 1, decoderStartTokenId: 0, feedForwardProj: 'relu',
+        tieWordEmbeddings: true,
       });
     }
+    expect(parseHfConfig(fixtureJson('t5v11-tiny'), 'x')).toMatchObject({
+      vocabSize: 320, dModel: 32, dKv: 8, dFf: 48, numHeads: 3, numLayers: 2, numDecoderLayers: 3, wholeWordEmbeddings: false,
+      feedForwardProj: 'gated-gelu', tieWordEmbeddings: false,
+    });
+    // tie_word_embeddings is omitted (HF's default, true) in the tied fixture.
+    expect(fixtureJson('t5v11-tied').tie_word_embeddings).toBeUndefined();
+    expect(parseHfConfig(fixtureJson('t5v11-tied'), 'x')).toMatchObject({ dModel: 40, dKv: 10, numHeads: 4, feedForwardProj: 'gated-gelu', tieWordEmbeddings: true });
+  });
+
+  it('feed-forward: feed_forward_proj, or dense_act_fn + is_gated_act (newer HF), which must agree when both are written', () => {
+    const ff = (j: Record<string, unknown>) => parseHfConfig(j, 'c.json').feedForwardProj;
+    expect(ff({})).toBe('relu');
+    expect(ff({ feed_forward_proj: 'gated-gelu' })).toBe('gated-gelu');
+    expect(ff({ feed_forward_proj: 'gated-relu' })).toBe('gated-relu');
+    expect(ff({ feed_forward_proj: 'gated-gelu_new' })).toBe('gated-gelu');
+    expect(ff({ feed_forward_proj: 'gelu_new' })).toBe('gelu_new');
+    // flan-t5-small's config.json writes all three keys
+    expect(ff({ feed_forward_proj: 'gated-gelu', dense_act_fn: 'gelu_new', is_gated_act: true })).toBe('gated-gelu');
+    expect(ff({ dense_act_fn: 'gelu_new', is_gated_act: true })).toBe('gated-gelu');
+    expect(ff({ dense_act_fn: 'gelu_pytorch_tanh', is_gated_act: true })).toBe('gated-gelu');
+    expect(ff({ dense_act_fn: 'relu', is_gated_act: true })).toBe('gated-relu');
+    expect(ff({ dense_act_fn: 'relu' })).toBe('relu');
+    expect(ff({ is_gated_act: false })).toBe('relu');
+  });
+
+  it('refuses activations paprec does not implement, by name, and inconsistent or ill-typed feed-forward keys', () => {
+    const parse = (j: Record<string, unknown>) => () => parseHfConfig(j, 'flan/config.json');
+    expect(parse({ feed_forward_proj: 'gelu' })).toThrow(/flan\/config\.json: feed_forward_proj "gelu": activation "gelu" is not implemented \(exact erf GELU/);
+    expect(parse({ feed_forward_proj: 'gated-silu' })).toThrow(/feed_forward_proj "gated-silu": activation "silu" is not implemented; paprec implements relu and gelu_new/);
+    expect(parse({ dense_act_fn: 'silu', is_gated_act: true })).toThrow(/dense_act_fn "silu" with is_gated_act true: activation "silu" is not implemented/);
+    expect(parse({ feed_forward_proj: 'relu-gated' })).toThrow(/feed_forward_proj "relu-gated" is not "<activation>" or "gated-<activation>"/);
+    expect(parse({ feed_forward_proj: 'gated-gelu', dense_act_fn: 'relu', is_gated_act: true }))
+      .toThrow(/feed_forward_proj "gated-gelu" \(gated-gelu\) disagrees with dense_act_fn "relu" with is_gated_act true \(gated-relu\)/);
+    expect(parse({ feed_forward_proj: 3 })).toThrow(/feed_forward_proj must be a string, got 3/);
+    expect(parse({ is_gated_act: 'yes' })).toThrow(/is_gated_act must be true or false, got "yes"/);
+    expect(parse({ tie_word_embeddings: 'no' })).toThrow(/tie_word_embeddings must be true or false, got "no"/);
+    expect(() => resolveConfig('p5-tiny', { feedForwardProj: 'swiglu' as never })).toThrow(/feedForwardProj is "swiglu"; paprec implements "relu", "gated-gelu", "gated-relu", "gelu_new"/);
   });
 
   it('omitted keys take T5Config defaults; num_decoder_layers follows num_layers', () => {
@@ -76,10 +142,8 @@ describe('parseHfConfig', () => {
     expect(parseHfConfig({ ...j, whole_word_size: 64 }, 'x').wholeWordSize).toBe(64);
   });
 
-  it('refuses gated feed-forward, untied heads and other model types with the reason', () => {
-    expect(() => parseHfConfig({ feed_forward_proj: 'gated-gelu' }, 'flan/config.json'))
-      .toThrow(/flan\/config\.json: feed_forward_proj is "gated-gelu", but P5 is a T5 v1\.0 model with a ReLU feed-forward/);
-    expect(() => parseHfConfig({ tie_word_embeddings: false }, 'c.json')).toThrow(/c\.json: tie_word_embeddings is false/);
+  it('accepts untied heads; refuses other model types with the reason', () => {
+    expect(parseHfConfig({ tie_word_embeddings: false }, 'c.json').tieWordEmbeddings).toBe(false);
     expect(() => parseHfConfig({ model_type: 'bart' }, 'c.json')).toThrow(/model_type is "bart", expected "t5"/);
     expect(() => parseHfConfig([1, 2], 'c.json')).toThrow(/c\.json: config must be a JSON object/);
   });
@@ -105,7 +169,11 @@ describe('toHfConfig / resolveConfig', () => {
       expect(parseHfConfig(json, 'round trip')).toEqual(c);
       expect(json.model_type).toBe('t5');
       expect(json.architectures).toEqual([c.wholeWordEmbeddings ? 'P5' : 'T5ForConditionalGeneration']);
+      expect([json.feed_forward_proj, json.tie_word_embeddings]).toEqual([c.feedForwardProj, c.tieWordEmbeddings]);
     }
+    // newer HF's pair is written consistently with feed_forward_proj
+    expect(toHfConfig(PRESETS['flan-t5-small']!)).toMatchObject({ feed_forward_proj: 'gated-gelu', dense_act_fn: 'gelu_new', is_gated_act: true, tie_word_embeddings: false });
+    expect(toHfConfig(PRESETS['p5-small']!)).toMatchObject({ feed_forward_proj: 'relu', dense_act_fn: 'relu', is_gated_act: false, tie_word_embeddings: true });
   });
 
   it('resolves preset names, overrides, config.json paths, folders and objects', () => {

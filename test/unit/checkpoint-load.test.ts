@@ -12,7 +12,10 @@ const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/', import.meta.
 const tmp = mkdtempSync(path.join(tmpdir(), 'paprec-ckpt-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-const PTH: Record<string, string> = { 't5-tiny': 'state_dict.pth', 'p5-tiny': 'state_dict_module_prefix.pth', 'p5-eos': 'state_dict.pth' };
+const PTH: Record<string, string> = {
+  't5-tiny': 'state_dict.pth', 'p5-tiny': 'state_dict_module_prefix.pth', 'p5-eos': 'state_dict.pth',
+  't5v11-tiny': 'state_dict.pth', 't5v11-tied': 'state_dict.pth',
+};
 
 function expectSameTensors(a: Map<string, Tensor>, b: Map<string, Tensor>): void {
   expect([...a.keys()]).toEqual([...b.keys()]);
@@ -46,7 +49,10 @@ describe('loadCheckpoint: fixtures from both weight files', () => {
       expect(pth.config).toEqual(config);
       expect(dir.source).toBe(`${FIXTURES}${name}/model.safetensors`);
       expect([...dir.tensors.keys()]).toEqual([...expectedTensors(config).keys()]);
-      expect(dir.tensors.has('lm_head.weight')).toBe(false);
+      // Only an untied head (t5v11-tiny) keeps lm_head.weight, as the last tensor.
+      expect(dir.tensors.has('lm_head.weight')).toBe(name === 't5v11-tiny');
+      if (name === 't5v11-tiny') expect([...dir.tensors.keys()].at(-1)).toBe('lm_head.weight');
+      expect(dir.tensors.has('encoder.block.0.layer.1.DenseReluDense.wi_0.weight')).toBe(name.startsWith('t5v11'));
       expectSameTensors(dir.tensors, st.tensors);
       expectSameTensors(dir.tensors, pth.tensors);
     });
@@ -117,14 +123,62 @@ describe('loadCheckpoint: mismatches are named', () => {
     expect(err!.message).toContain(`... and ${total - 20} more`);
   });
 
-  it('an lm_head that differs from the embeddings is refused (T5 v1.0 ties them)', async () => {
+  it('under a tied config, an lm_head that differs from the embeddings is refused, naming the key that loads it', async () => {
     const t = await rawTensors('p5-tiny');
     const head = t.get('lm_head.weight')!;
     const changed = Float32Array.from(head.data);
     changed[7] = changed[7]! + 1;
     t.set('lm_head.weight', { ...head, data: changed });
-    await expect(loadCheckpoint(await folderWith('untied', t)))
-      .rejects.toThrow('lm_head.weight differs from shared.weight; P5 (T5 v1.0) ties the token embeddings and the LM head');
+    const dir = await folderWith('untied', t);
+    await expect(loadCheckpoint(dir)).rejects.toThrow(
+      'lm_head.weight differs from shared.weight, but the config ties the LM head to the token embeddings (tie_word_embeddings true, ' +
+        'as in T5 v1.0 / P5); an untied head (T5 v1.1 / Flan-T5) loads with tie_word_embeddings: false in config.json',
+    );
+    // ... and with that key it loads, the head kept as its own tensor.
+    const untied = await loadCheckpoint(dir, { config: resolveConfig(`${FIXTURES}p5-tiny`, { tieWordEmbeddings: false }) });
+    expect(untied.tensors.get('lm_head.weight')!.data).toEqual(changed);
+    expect(untied.tensors.get('shared.weight')!.data).toEqual(t.get('shared.weight')!.data);
+  });
+
+  it('the encoder / decoder embed_tokens must equal shared.weight in every family', async () => {
+    const t = await rawTensors('t5v11-tiny');
+    const e = t.get('decoder.embed_tokens.weight')!;
+    t.set('decoder.embed_tokens.weight', { ...e, data: e.data.map((v, i) => (i === 3 ? v + 1 : v)) });
+    await expect(loadCheckpoint(await folderWith('embed-differs', t, 't5v11-tiny')))
+      .rejects.toThrow('decoder.embed_tokens.weight differs from shared.weight; the T5 family ties the encoder\'s and decoder\'s token embeddings');
+  });
+
+  it('an untied config without lm_head.weight: named as missing, with the hint', async () => {
+    const t = await rawTensors('t5v11-tiny');
+    t.delete('lm_head.weight');
+    await expect(loadCheckpoint(await folderWith('no-head', t, 't5v11-tiny')))
+      .rejects.toThrow(/1 missing: lm_head\.weight \(no separate lm_head\.weight: a tied model, tie_word_embeddings true\)/);
+  });
+
+  it('gated vs plain feed-forward mismatches are named, with the config key that fits', async () => {
+    const asV10 = (await loadCheckpoint(`${FIXTURES}t5v11-tied`, { config: resolveConfig(`${FIXTURES}t5v11-tied`, { feedForwardProj: 'relu' }) })
+      .catch((e: unknown) => e)) as Error;
+    expect(asV10.message).toContain('missing: encoder.block.0.layer.1.DenseReluDense.wi.weight');
+    expect(asV10.message).toContain('unexpected: encoder.block.0.layer.1.DenseReluDense.wi_0.weight; encoder.block.0.layer.1.DenseReluDense.wi_1.weight');
+    expect(asV10.message).toContain('a T5 v1.1 / Flan-T5 model, feed_forward_proj "gated-gelu"');
+    const asV11 = (await loadCheckpoint(`${FIXTURES}t5-tiny`, { config: resolveConfig(`${FIXTURES}t5-tiny`, { feedForwardProj: 'gated-gelu' }) })
+      .catch((e: unknown) => e)) as Error;
+    expect(asV11.message).toContain('missing: encoder.block.0.layer.1.DenseReluDense.wi_0.weight');
+    expect(asV11.message).toContain('a T5 v1.0 model, feed_forward_proj "relu"');
+    // a mis-shaped gated weight names its dimensions
+    const t = await rawTensors('t5v11-tiny');
+    t.set('decoder.block.2.layer.2.DenseReluDense.wi_1.weight', { shape: [32, 48], data: new Float32Array(32 * 48) });
+    await expect(loadCheckpoint(await folderWith('wi1-shape', t, 't5v11-tiny')))
+      .rejects.toThrow('1 mis-shaped: decoder.block.2.layer.2.DenseReluDense.wi_1.weight has shape [32, 48], expected [48, 32] (d_ff x d_model)');
+  });
+
+  it('a v1.1 checkpoint with P5 whole-word embeddings loads when the config says so, and is named otherwise', async () => {
+    const t = await rawTensors('t5v11-tiny');
+    t.set('encoder.whole_word_embeddings.weight', { shape: [512, 32], data: new Float32Array(512 * 32).fill(0.5) });
+    const dir = await folderWith('v11-ww', t, 't5v11-tiny');
+    await expect(loadCheckpoint(dir)).rejects.toThrow(/1 unexpected: encoder\.whole_word_embeddings\.weight \(the checkpoint has whole-word embeddings/);
+    const ok = await loadCheckpoint(dir, { config: resolveConfig(`${FIXTURES}t5v11-tiny`, { wholeWordEmbeddings: true }) });
+    expect(ok.tensors.get('encoder.whole_word_embeddings.weight')!.data[0]).toBe(0.5);
   });
 
   it('module. prefixes and the stale cross-attention bias are accepted; one tied name is enough', async () => {
@@ -143,8 +197,8 @@ describe('loadCheckpoint: mismatches are named', () => {
 });
 
 describe('saveCheckpoint', () => {
-  it('save -> load is bit-exact and writes the HF layout (all four tied names, config.json, extra files)', async () => {
-    for (const name of ['p5-tiny', 't5-tiny']) {
+  it('save -> load is bit-exact and writes the HF layout (all tied names, config.json, extra files)', async () => {
+    for (const name of ['p5-tiny', 't5-tiny', 't5v11-tiny', 't5v11-tied']) {
       const src = await loadCheckpoint(`${FIXTURES}${name}/${PTH[name]}`, { config: `${FIXTURES}${name}` });
       const out = path.join(tmp, `saved-${name}`);
       await saveCheckpoint(out, src.config, src.tensors, { extraFiles: { 'README.md': 'saved by a test\n' } });
@@ -156,8 +210,18 @@ describe('saveCheckpoint', () => {
       const json = JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8'));
       expect(json.whole_word_embeddings).toBe(name === 'p5-tiny');
       expect(json.whole_word_size).toBe(512);
+      expect([json.feed_forward_proj, json.tie_word_embeddings]).toEqual([src.config.feedForwardProj, src.config.tieWordEmbeddings]);
       expect(readFileSync(path.join(out, 'README.md'), 'utf8')).toBe('saved by a test\n');
     }
+  });
+
+  it('writes a model card naming the family unless the caller gives its own README.md', async () => {
+    const src = await loadCheckpoint(`${FIXTURES}t5v11-tiny`);
+    const out = path.join(tmp, 'card');
+    await saveCheckpoint(out, src.config, src.tensors);
+    const card = readFileSync(path.join(out, 'README.md'), 'utf8');
+    expect(card).toContain('T5 v1.1 / Flan-T5 style (gated-gelu feed-forward, untied lm_head)');
+    expect(card).toContain('| d_model / d_kv x num_heads / d_ff | 32 / 8 x 3 / 48 |');
   });
 
   it('refuses tensors that do not fit the config, and odd extra file names', async () => {
