@@ -146,17 +146,18 @@ export function resolveSearchOptions(input: SearchOptionsInput): SearchOptions {
 }
 
 /**
- * Checks that need the tokenizer and the model config (still before any data or weights are read): the model's
- * vocabulary must be the tokenizer's, and k cannot exceed the tokens allowed in a slot (word starts).
+ * Checks that need the tokenizer and the model config (still before any data or weights are read): every tokenizer
+ * id needs a model row (more rows are fine: T5 v1.1 / Flan-T5 keep 32,128 rows for 32,100 pieces; the rows beyond
+ * the tokenizer are never slot candidates), and k cannot exceed the tokens allowed in a slot (word starts).
  */
 export function checkAgainstVocabulary(
   opts: Pick<SearchOptions, 'k'>,
   vocab: { tokenizerVocab: number; modelVocab?: number; wordStarts: number; tokenizerName?: string; modelName?: string },
 ): void {
-  if (vocab.modelVocab !== undefined && vocab.modelVocab !== vocab.tokenizerVocab) {
+  if (vocab.modelVocab !== undefined && vocab.modelVocab < vocab.tokenizerVocab) {
     fail(
       vocab.modelName ?? 'model',
-      `vocabulary size ${vocab.modelVocab} differs from the tokenizer's ${vocab.tokenizerVocab}` +
+      `vocabulary size ${vocab.modelVocab} is smaller than the tokenizer's ${vocab.tokenizerVocab}` +
         `${vocab.tokenizerName ? ` (${vocab.tokenizerName})` : ''}: they were not trained together`,
     );
   }

@@ -14,6 +14,7 @@ import { loadTokenizer } from '../tokenizer/index.js';
 import { loadDataset } from '../data/index.js';
 import { resolveConfig } from '../checkpoint/index.js';
 import { Backbone } from '../backbone/index.js';
+import { modelSlotMask } from '../engine/index.js';
 import { automatedPrompt } from '../prompts/automated.js';
 import { baselinePrompt } from '../prompts/manual.js';
 import { buildExampleSet } from '../prompts/exampleSet.js';
@@ -208,7 +209,7 @@ async function searchVariant(
       valSet,
       settings,
       tokenizer,
-      mask: tokenizer.wordStartMask(),
+      mask: modelSlotMask(tokenizer.wordStartMask(), p.backbone.config.vocabSize),
       ...(opts.gradientSample !== undefined ? { gradientSample: opts.gradientSample } : {}),
     });
     const historyFile = path.join(outDir, HISTORY_FILE);

@@ -86,15 +86,16 @@ export interface PretrainResult {
   history: Array<{ epoch: number; trainLoss: number; validation: Validation; seconds: number; examplesPerSecond: number }>;
 }
 
-const OUTPUTS = ['config.json', 'model.safetensors', 'tokenizer.json', 'train_log.jsonl'];
+const OUTPUTS = ['config.json', 'model.safetensors', 'README.md', 'tokenizer.json', 'train_log.jsonl'];
 
 function positiveInt(v: number | undefined, what: string): void {
   if (v !== undefined && (!Number.isInteger(v) || v < 1)) fail('pretrain', `${what} must be a positive integer, got ${v}`);
 }
 
 /**
- * Preset: the tokenizer's vocabulary. A config file or object: its vocabulary must be the tokenizer's. `overrides`
- * (the command's --dropout, --no-whole-word) replace the config's fields.
+ * Preset: its shapes with the tokenizer's vocabulary. A config file or object: every tokenizer id needs a row (more
+ * rows are accepted, as T5 v1.1's 32,128 rows for 32,100 pieces; no example ever uses them). `overrides` (the
+ * command's --dropout, --no-whole-word) replace the config's fields.
  */
 export function pretrainConfig(
   config: PretrainOptions['config'],
@@ -104,8 +105,8 @@ export function pretrainConfig(
 ): P5Config {
   if (typeof config === 'string' && PRESETS[config]) return resolveConfig(config, { vocabSize, ...overrides });
   const c = resolveConfig(config, overrides);
-  if (c.vocabSize !== vocabSize) {
-    fail(typeof config === 'string' ? config : 'config', `vocab_size ${c.vocabSize} does not match the tokenizer ${tokenizerFile} (${vocabSize} tokens)`);
+  if (c.vocabSize < vocabSize) {
+    fail(typeof config === 'string' ? config : 'config', `vocab_size ${c.vocabSize} is smaller than the tokenizer ${tokenizerFile} (${vocabSize} tokens)`);
   }
   return c;
 }
