@@ -1,7 +1,9 @@
 /**
  * `npm run bench -- <suite...>`: runs speed suites, prints their numbers and writes bench/results/<suite>.json
  * with the machine, the LibTorch build and the time. Suites: forward, generate, train, search, data, tokenizer,
- * render (default: all that exist). Speed targets are checked here, never in the timed test suite.
+ * render (default: all of these), vs-hf (by name only: it needs the Python environment of scripts/hf-reference.sh).
+ * Speed targets are checked here, never in the timed test suite. A suite that returns a `table` prints that instead
+ * of its key: value lines.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -18,7 +20,9 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   data: async () => (await import('./data.js')).benchData,
   tokenizer: async () => (await import('./tokenizer.js')).benchTokenizer,
   render: async () => (await import('./render.js')).benchRender,
+  'vs-hf': async () => (await import('./vsHf.js')).benchVsHf,
 };
+const BY_NAME_ONLY = new Set(['vs-hf']);
 
 async function machine(): Promise<Record<string, unknown>> {
   let engine: Record<string, unknown> = {};
@@ -38,7 +42,7 @@ function format(v: number | string): string {
 }
 
 const requested = process.argv.slice(2).filter((a) => !a.startsWith('-'));
-const names = requested.length > 0 ? requested : Object.keys(SUITES);
+const names = requested.length > 0 ? requested : Object.keys(SUITES).filter((n) => !BY_NAME_ONLY.has(n));
 const unknown = names.filter((n) => !SUITES[n]);
 if (unknown.length > 0) {
   console.error(`bench: unknown suite ${unknown.join(', ')}; suites: ${Object.keys(SUITES).join(', ')}`);
@@ -52,8 +56,14 @@ for (const name of names) {
   const suite = await SUITES[name]!();
   console.log(`\n== ${name}`);
   const t0 = Date.now();
-  const results = await suite();
-  for (const [k, v] of Object.entries(results)) console.log(`  ${k}: ${format(v)}`);
+  let results: Record<string, number | string>;
+  try {
+    results = await suite();
+  } catch (err) {
+    console.error(`bench ${name}: ${(err as Error).message}`);
+    process.exit(1);
+  }
+  if (typeof results.table !== 'string') for (const [k, v] of Object.entries(results)) console.log(`  ${k}: ${format(v)}`);
   const file = path.join(outDir, `${name}.json`);
   writeFileSync(file, JSON.stringify({ suite: name, date: new Date().toISOString(), seconds: (Date.now() - t0) / 1000, machine: info, results }, null, 2) + '\n');
   console.log(`  -> ${path.relative(process.cwd(), file)}`);

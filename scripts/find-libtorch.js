@@ -1,9 +1,12 @@
-// Finds the LibTorch to build against, in order: LIBTORCH or Torch_DIR; the `torch` package of python3;
-// the system (Debian's libtorch-dev). Prints the CMake prefix (a folder holding share/cmake/Torch or
+// Finds the LibTorch to build against, in order: LIBTORCH or Torch_DIR; the one scripts/setup.sh chose (its
+// .libtorch/selected); the `torch` package of python3; the system (Debian's libtorch-dev). Prints the CMake prefix (a folder holding share/cmake/Torch or
 // lib/cmake/Torch) and where it came from.
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const SELECTED = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.libtorch', 'selected');
 
 const SYSTEM_PREFIXES = ['/usr/lib/x86_64-linux-gnu/cmake/Torch', '/usr/lib/aarch64-linux-gnu/cmake/Torch',
   '/usr/lib/cmake/Torch', '/usr/local/lib/cmake/Torch', '/usr/share/cmake/Torch'];
@@ -20,6 +23,10 @@ export function findLibtorch(env = process.env) {
       if (existsSync(path.join(dir, 'TorchConfig.cmake'))) return { torchDir: dir, how: `LIBTORCH=${env.LIBTORCH}` };
     }
     throw new Error(`LIBTORCH=${env.LIBTORCH} holds no share/cmake/Torch/TorchConfig.cmake`);
+  }
+  if (existsSync(SELECTED)) {
+    const dir = readFileSync(SELECTED, 'utf8').trim();
+    if (existsSync(path.join(dir, 'TorchConfig.cmake'))) return { torchDir: dir, how: `scripts/setup.sh's choice (.libtorch/selected)` };
   }
   try {
     const prefix = execFileSync('python3', ['-c', 'import torch.utils; print(torch.utils.cmake_prefix_path)'],
