@@ -1,0 +1,111 @@
+// A T5 v1.1-shaped backbone end to end: a short pretraining run from scratch (gated-GELU, untied head,
+// num_heads * d_kv != d_model, more vocabulary rows than the tokenizer has pieces), then a PAP-REC search on the
+// checkpoint it wrote. The rows beyond the tokenizer are never proposed as trigger tokens.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { promises as fsp, readFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Backbone } from '../../src/backbone/index.js';
+import { writeDemoData } from '../../src/demo/index.js';
+import { modelSlotMask, topCandidates } from '../../src/engine/index.js';
+import { runSearch } from '../../src/search/index.js';
+import { readHistory } from '../../src/search/history.js';
+import { loadTokenizer } from '../../src/tokenizer/index.js';
+import { pretrain } from '../../src/train/index.js';
+
+const EXTRA_ROWS = 11;
+let tmp: string;
+let demo: { dataDir: string; tokenizerPath: string };
+let pieces: number;
+
+beforeAll(async () => {
+  tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'paprec-t5v11-'));
+  demo = await writeDemoData(path.join(tmp, 'demo'), { seed: 4, users: 30, items: 120, minLength: 5, maxLength: 8 });
+  pieces = (await loadTokenizer(demo.tokenizerPath)).vocabSize;
+});
+afterAll(async () => {
+  if (tmp) await fsp.rm(tmp, { recursive: true, force: true });
+});
+
+describe('T5 v1.1-shaped backbone', () => {
+  const modelDir = () => path.join(tmp, 'pretrained');
+
+  it('pretrains from scratch and writes a v1.1 checkpoint with its model card', async () => {
+    const r = await pretrain({
+      data: demo.dataDir,
+      tokenizer: demo.tokenizerPath,
+      config: {
+        vocabSize: pieces + EXTRA_ROWS, dModel: 32, dKv: 12, dFf: 48, numHeads: 2, numLayers: 2, numDecoderLayers: 1,
+        feedForwardProj: 'gated-gelu', tieWordEmbeddings: false,
+      },
+      out: modelDir(),
+      epochs: 2,
+      batchSize: 8,
+      lr: 5e-3,
+      seed: 2,
+      validationUsers: 20,
+      validationBeams: 5,
+    });
+    expect(r.completed).toBe(true);
+    expect(r.history).toHaveLength(2);
+    for (const h of r.history) expect(Number.isFinite(h.trainLoss)).toBe(true);
+    // training moves the loss down on this small world
+    expect(r.history[1]!.trainLoss).toBeLessThan(r.history[0]!.trainLoss);
+    const json = JSON.parse(readFileSync(path.join(modelDir(), 'config.json'), 'utf8'));
+    expect(json).toMatchObject({ feed_forward_proj: 'gated-gelu', tie_word_embeddings: false, vocab_size: pieces + EXTRA_ROWS, d_kv: 12, num_heads: 2 });
+    expect(readFileSync(path.join(modelDir(), 'README.md'), 'utf8')).toContain('T5 v1.1 / Flan-T5 style (gated-gelu feed-forward, untied lm_head)');
+    const b = await Backbone.load(modelDir());
+    const t = await b.tensors();
+    expect(t.has('lm_head.weight')).toBe(true);
+    expect(t.has('decoder.block.0.layer.2.DenseReluDense.wi_1.weight')).toBe(true);
+    b.dispose();
+  });
+
+  it('a search on that checkpoint runs, and every candidate and accepted token is a tokenizer piece', async () => {
+    const out = path.join(tmp, 'search');
+    const r = await runSearch({
+      data: demo.dataDir, model: modelDir(), tokenizer: demo.tokenizerPath, out,
+      task: 'sequential', maxUsers: 20, k: 3, seed: 5, length: 3, epochs: 3, runs: 1,
+    });
+    expect(r.interrupted).toBe(false);
+    const v = r.state.variants[0]!;
+    expect(v.bestScore!).toBeGreaterThanOrEqual(v.startScore!);
+    const history = await readHistory(path.join(out, 'history.jsonl'));
+    expect(history.length).toBeGreaterThan(1);
+    const mask = (await loadTokenizer(demo.tokenizerPath)).wordStartMask();
+    const rounds = history.filter((h) => h.kind === 'task');
+    expect(rounds.length).toBeGreaterThan(0);
+    for (const h of rounds) {
+      expect(h.candidates).toHaveLength(3);
+      for (const c of h.candidates) expect(mask[c.id], `candidate ${c.id} (${c.text})`).toBe(1);
+    }
+    for (const id of v.best.taskTokens) expect(id).toBeLessThan(pieces);
+  });
+});
+
+describe('vocabulary rows beyond the tokenizer', () => {
+  it('are never slot candidates, even when they would score best', async () => {
+    const b = await Backbone.create(
+      { vocabSize: 40, dModel: 8, dKv: 4, dFf: 16, numHeads: 2, numLayers: 1, feedForwardProj: 'gated-gelu', tieWordEmbeddings: false },
+      { seed: 1 },
+    );
+    const tokenizerMask = new Uint8Array(32).fill(1); // a 32-piece tokenizer, every piece a word start
+    const g = Float32Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? 1 : -1));
+    // Rows 32..39 are -10 g: the best scores of -e_t . g by far.
+    const t = await b.tensors();
+    const shared = t.get('shared.weight')!;
+    for (let row = 32; row < 40; row++) for (let d = 0; d < 8; d++) shared.data[row * 8 + d] = -10 * g[d]!;
+    b.setTensors(t);
+    const unmasked = await topCandidates(b, g, 1, 5, new Uint8Array(40).fill(1));
+    expect([...unmasked.ids].every((id) => id >= 32)).toBe(true);
+    const masked = await topCandidates(b, g, 1, 5, modelSlotMask(tokenizerMask, 40));
+    expect([...masked.ids].every((id) => id < 32)).toBe(true);
+    b.dispose();
+  });
+
+  it('modelSlotMask pads with zeros and refuses a model smaller than the tokenizer', () => {
+    const m = modelSlotMask(Uint8Array.from([0, 1, 1]), 5);
+    expect([...m]).toEqual([0, 1, 1, 0, 0]);
+    expect(() => modelSlotMask(Uint8Array.from([0, 1, 1]), 2)).toThrow(/the model has 2 vocabulary rows but the tokenizer 3 pieces/);
+  });
+});
