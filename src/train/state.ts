@@ -122,7 +122,7 @@ export async function loadTrainState(outDir: string): Promise<LoadedTrainState> 
 /** The first field where a saved run differs from this one, as a message; undefined when they match. */
 export function identityMismatch(saved: RunIdentity, now: RunIdentity): string | undefined {
   // States saved before the T5 v1.1 fields existed hold a v1.0 model.
-  const a = { feedForwardProj: 'relu', tieWordEmbeddings: true, ...(saved.config as unknown as Record<string, unknown>) };
+  const a: Record<string, unknown> = { feedForwardProj: 'relu', tieWordEmbeddings: true, ...(saved.config as unknown as Record<string, unknown>) };
   const b = now.config as unknown as Record<string, unknown>;
   for (const k of Object.keys(b)) {
     if (JSON.stringify(a[k]) !== JSON.stringify(b[k])) return `model config ${k}: saved ${JSON.stringify(a[k])}, now ${JSON.stringify(b[k])}`;
