@@ -1,6 +1,7 @@
 import cliProgress from 'cli-progress';
 import type { Argv, CommandModule } from 'yargs';
 import { PaprecError } from '../errors.js';
+import { PRESETS } from '../checkpoint/index.js';
 import { KEEP_BEST_BY, OPTIMIZERS, pretrain, type KeepBestBy, type Optimizer, type PretrainEvent, PRETRAIN_TASKS } from '../train/index.js';
 import type { Task } from '../types.js';
 
@@ -84,7 +85,11 @@ export const pretrainCommand: CommandModule<object, PretrainArgs> = {
     y
       .option('data', { type: 'string', demandOption: true, describe: 'P5 data folder' })
       .option('tokenizer', { type: 'string', demandOption: true, describe: 'tokenizer.json or spiece.model' })
-      .option('config', { type: 'string', default: 'p5-tiny', describe: 'p5-tiny | p5-mini | p5-small | p5-base | config.json' })
+      .option('config', {
+        type: 'string',
+        default: 'p5-tiny',
+        describe: `a preset (${Object.keys(PRESETS).join(' | ')}: T5 v1.0 for p5-*, gated-GELU with an untied head for the others; vocabulary from the tokenizer) or a config.json`,
+      })
       .option('dropout', { type: 'number', describe: "dropout rate, replacing the config's (default: the config's, 0.1 for presets)" })
       .option('whole-word', {
         type: 'boolean',
