@@ -83,6 +83,23 @@ describe('T5 v1.1-shaped backbone', () => {
   });
 });
 
+describe('the T5 v1.1 presets', () => {
+  it('pretrain --config t5-v1_1-tiny: the preset\'s shapes with the tokenizer\'s vocabulary', async () => {
+    const out = path.join(tmp, 'preset');
+    const r = await pretrain({
+      data: demo.dataDir, tokenizer: demo.tokenizerPath, config: 't5-v1_1-tiny', out,
+      epochs: 1, batchSize: 16, lr: 5e-3, seed: 1, maxUsers: 10, validationUsers: 10, validationBeams: 0,
+    });
+    expect(r.completed).toBe(true);
+    expect(Number.isFinite(r.history[0]!.trainLoss)).toBe(true);
+    const json = JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8'));
+    expect(json).toMatchObject({
+      vocab_size: pieces, d_model: 128, d_kv: 24, num_heads: 4, d_ff: 256, feed_forward_proj: 'gated-gelu', tie_word_embeddings: false,
+    });
+    expect(readFileSync(path.join(out, 'README.md'), 'utf8')).toContain('P5 on T5 v1.1 / Flan-T5 style');
+  });
+});
+
 describe('vocabulary rows beyond the tokenizer', () => {
   it('are never slot candidates, even when they would score best', async () => {
     const b = await Backbone.create(
