@@ -44,6 +44,8 @@ export interface NativeBackbone {
   shapes(): number[][];
   setParameters(names: string[], data: Float32Array[]): void;
   getParameters(): Promise<{ names: string[]; data: Float32Array[] }>;
+  /** The first parameter holding NaN / Inf and where, or null when every weight is finite. */
+  firstNonFinite(): { name: string; index: number[]; value: 'NaN' | 'Infinity' | '-Infinity' } | null;
   forward(batch: NativeBatch, opts?: { logits?: boolean; encoderHidden?: boolean }): Promise<NativeForward>;
   inputGradients(batch: NativeBatch): Promise<NativeInputGradients>;
   dispose(): void;
@@ -220,6 +222,11 @@ let addon: NativeAddon | undefined;
 /** The addon, loaded on first use. PAPREC_NATIVE points at another build of paprec_native.node. */
 export function native(): NativeAddon {
   if (addon) return addon;
+  // The addon reads PAPREC_THREADS at load (atoi: "abc" and "0" would silently mean something else): check it here.
+  const threads = process.env.PAPREC_THREADS;
+  if (threads !== undefined && !/^[1-9]\d{0,3}$/.test(threads.trim())) {
+    throw new PaprecError(`PAPREC_THREADS must be a positive integer (intra-op CPU threads), got ${JSON.stringify(threads)}`);
+  }
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
   const file = process.env.PAPREC_NATIVE ?? path.join(root, 'build', 'Release', 'paprec_native.node');
   if (!existsSync(file)) {

@@ -90,7 +90,12 @@ export class Backbone {
   static async load(pathOrDir: string, opts: BackboneOptions & { config?: ConfigInput } = {}): Promise<Backbone> {
     const ckpt = await loadCheckpoint(pathOrDir, { config: opts.config });
     const backbone = new Backbone(ckpt.config, newNative(ckpt.config, opts));
-    backbone.setTensors(ckpt.tensors);
+    try {
+      backbone.setTensors(ckpt.tensors, ckpt.source);
+    } catch (err) {
+      backbone.dispose();
+      throw err;
+    }
     return backbone;
   }
 
@@ -109,9 +114,20 @@ export class Backbone {
   }
 
   /** Copy weights in, by canonical HF name (shapes already validated by the checkpoint reader). */
-  setTensors(tensors: ReadonlyMap<string, Tensor>): void {
+  setTensors(tensors: ReadonlyMap<string, Tensor>, source = 'weights'): void {
     const names = [...tensors.keys()];
-    this.native.setParameters(names, names.map((n) => tensors.get(n)!.data));
+    try {
+      this.native.setParameters(names, names.map((n) => tensors.get(n)!.data));
+    } catch (err) {
+      // The engine refuses NaN / Inf weights naming the tensor and index; say which file held them.
+      if (err instanceof PaprecError) throw err;
+      throw new PaprecError(`${source}: ${(err as Error).message}`);
+    }
+  }
+
+  /** The first parameter holding NaN / Inf (one native pass), or undefined when all weights are finite. */
+  nonFinite(): { name: string; index: number[]; value: string } | undefined {
+    return this.native.firstNonFinite() ?? undefined;
   }
 
   /** All weights, by canonical HF name, as float32 on the host. */

@@ -9,6 +9,7 @@
  * `shared.weight` (an untied `lm_head.weight` stays, last), the stale cross-attention position bias dropped.
  * nn.Linear weights are [out, in].
  */
+import { firstNonFinite, nonFiniteMessage } from './finite.js';
 import { PaprecError } from '../errors.js';
 import type { P5Config } from './config.js';
 
@@ -128,6 +129,11 @@ export function canonicalizeStateDict<T extends Tensor>(
     const [refName, ref] = tied[0]!;
     for (const [name, t] of tied.slice(1)) {
       if (!sameTensor(ref, t)) {
+        // A NaN / Inf in one copy is a poisoned checkpoint, not an untied one: say that first.
+        for (const [n, x] of [[refName, ref], [name, t]] as const) {
+          const hit = firstNonFinite(x);
+          if (hit) throw new PaprecError(`${source}: ${nonFiniteMessage(n, hit)}`);
+        }
         const untied = stripModulePrefix(name) === LM_HEAD || stripModulePrefix(refName) === LM_HEAD;
         throw new PaprecError(
           untied

@@ -32,6 +32,25 @@ function report(err: unknown): never {
   process.exit(1);
 }
 
+/**
+ * What yargs lets through: an option given twice becomes an array (every option here takes one value), and a
+ * number option given a word becomes NaN. Both are refused naming the flag and what was given.
+ */
+function checkParsedOptions(args: Record<string, unknown>, argv: string[]): void {
+  for (const [key, value] of Object.entries(args)) {
+    if (key === '_' || key === '$0' || /[A-Z]/.test(key)) continue; // camelCase aliases repeat the dashed keys
+    const flag = key.length === 1 ? `-${key}` : `--${key}`;
+    if (Array.isArray(value)) {
+      throw new PaprecError(`${flag} was given ${value.length} times (${value.map((v) => JSON.stringify(v)).join(', ')}); give it once`);
+    }
+    if (typeof value === 'number' && Number.isNaN(value)) {
+      const at = argv.findIndex((a) => a === flag || a.startsWith(`${flag}=`));
+      const raw = at < 0 ? undefined : argv[at]!.includes('=') ? argv[at]!.slice(argv[at]!.indexOf('=') + 1) : argv[at + 1];
+      throw new PaprecError(`${flag} expects a number, got ${raw === undefined ? 'no value' : JSON.stringify(raw)}`);
+    }
+  }
+}
+
 export async function main(argv = hideBin(process.argv)): Promise<void> {
   let cli = yargs(argv)
     .scriptName('paprec')
@@ -48,6 +67,7 @@ export async function main(argv = hideBin(process.argv)): Promise<void> {
       process.stderr.write(`paprec: ${msg}\nRun \`paprec --help\` for usage.\n`);
       process.exit(1);
     });
+  cli = cli.middleware((args) => checkParsedOptions(args, argv), true);
   for (const command of COMMANDS) cli = cli.command(command);
   try {
     await cli.parseAsync();

@@ -83,6 +83,18 @@ async function wrapAsync<T>(what: string, f: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Refuse a non-finite slot gradient, naming the slot (row) and the dimension where it first is. */
+function checkFiniteGradient(g: Float32Array, dModel: number, what: string, loss: number): void {
+  for (let i = 0; i < g.length; i++) {
+    if (Number.isFinite(g[i]!)) continue;
+    const row = Math.floor(i / dModel);
+    throw new PaprecError(
+      `slot gradients: the gradient of ${what} ${row} is ${Number.isNaN(g[i]!) ? 'NaN' : 'infinite'} at dimension ${i % dModel} ` +
+        `(training loss ${loss}): the model produces non-finite values on this data, so the round stops`,
+    );
+  }
+}
+
 export class ResidentExampleSet {
   private constructor(
     private handle: NativeExampleSet | undefined,
@@ -205,7 +217,11 @@ export class ResidentExampleSet {
   /** Gradients of the P5 loss w.r.t. the slot embeddings (weights frozen, eval mode); see SlotGradients. */
   async slotGradients(assignment: Assignment, opts: SlotGradientOptions = {}): Promise<SlotGradients> {
     this.checkMask(assignment, 0);
-    return wrapAsync('slotGradients', () => this.native.slotGradients(assignment, opts));
+    const g = await wrapAsync('slotGradients', () => this.native.slotGradients(assignment, opts));
+    // A NaN / Inf gradient would rank candidates arbitrarily (a silent zero score downstream): stop the round.
+    checkFiniteGradient(g.task, this.dModel, 'task slot', g.loss);
+    if (g.user) checkFiniteGradient(g.user, this.dModel, 'user slot of user index', g.loss);
+    return g;
   }
 
   dispose(): void {

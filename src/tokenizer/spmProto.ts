@@ -86,10 +86,14 @@ export function decodeSentencePieceModel(bytes: Uint8Array, file: string): SpmMo
     const decoded = modelProto().decode(bytes);
     msg = modelProto().toObject(decoded, { defaults: true, bytes: Uint8Array as any }) as Record<string, any>;
   } catch (err) {
-    fail(file, `not a SentencePiece model (protobuf decode failed: ${(err as Error).message})`);
+    fail(file, `not a SentencePiece model, or a truncated one (${bytes.length} bytes; protobuf decode failed: ${(err as Error).message})`);
   }
   const pieces = (msg.pieces ?? []) as SpmPiece[];
   if (pieces.length === 0) fail(file, 'not a SentencePiece model (no pieces)');
+  // pieces come first in the file, the specs after them: a cut-off file decodes to pieces without specs.
+  for (const [field, name] of [['trainerSpec', 'trainer_spec'], ['normalizerSpec', 'normalizer_spec']] as const) {
+    if (msg[field] === null || msg[field] === undefined) fail(file, `no ${name}: the file is truncated or not a SentencePiece model (${bytes.length} bytes)`);
+  }
   for (let i = 0; i < pieces.length; i++) {
     const p = pieces[i]!;
     if (typeof p.piece !== 'string' || p.piece.length === 0) fail(file, `piece ${i} has an empty string`);

@@ -12,6 +12,7 @@ import { fail } from '../errors.js';
 import { readSafetensors, encodeSafetensors, type P5Config, type Tensor } from '../checkpoint/index.js';
 import { ensureDir, exists, readFileOrFail, removeStaleTemps, writeFileAtomic } from '../util/fs.js';
 import { MAX_HISTORY } from '../data/splits.js';
+import { arrayOf, count, int, nullable, num, object, oneOf, str, validate, type Check } from '../util/schema.js';
 import type { OptimizerState } from './trainer.js';
 import type { KeepBestBy } from './validate.js';
 
@@ -91,19 +92,49 @@ export interface LoadedTrainState {
   optimizer: OptimizerState;
 }
 
+const VALIDATION: Check = object({ loss: num, 'hr5?': num, 'ndcg5?': num });
+const TRAIN_STATE_SCHEMA: Check = object({
+  version: oneOf(1),
+  identity: object({
+    config: object({ vocabSize: count, dModel: count }),
+    tasks: arrayOf(str),
+    seed: int,
+    batchSize: count,
+    lr: num,
+    epochs: count,
+    maxUsers: nullable(count),
+    sequentialPerUser: count,
+    'trainHistory?': count,
+    'keepBestBy?': str,
+    weightDecay: num,
+    clipNorm: num,
+    'optimizer?': oneOf(...OPTIMIZERS),
+    warmupSteps: count,
+    totalSteps: count,
+  }),
+  epoch: count,
+  batch: count,
+  step: count,
+  best: nullable(object({ epoch: count, validation: VALIDATION })),
+  weightsFile: str,
+  optimizerFile: str,
+});
+
 export async function loadTrainState(outDir: string): Promise<LoadedTrainState> {
   const dir = stateDir(outDir);
   const file = path.join(dir, STATE_FILE);
   const text = (await readFileOrFail(file, 'training state (from an earlier `paprec pretrain` run)')).toString('utf8');
-  let state: TrainState;
+  let raw: unknown;
   try {
-    state = JSON.parse(text) as TrainState;
+    raw = JSON.parse(text);
   } catch (err) {
-    fail(file, `not valid JSON (${(err as Error).message})`);
+    fail(file, `not valid JSON (${(err as Error).message}); the training state is damaged`);
   }
-  if (state.version !== 1 || typeof state.epoch !== 'number' || typeof state.weightsFile !== 'string') {
-    fail(file, 'not a paprec training state (version 1 with epoch, weightsFile, optimizerFile)');
+  const state = validate<TrainState>(raw, TRAIN_STATE_SCHEMA, file, ' (not a paprec training state, or a damaged one)');
+  for (const f of [state.weightsFile, state.optimizerFile]) {
+    if (path.basename(f) !== f || !f.endsWith('.safetensors')) fail(file, `${JSON.stringify(f)} must be a .safetensors file name inside ${STATE_DIR}/`);
   }
+  await removeStaleTemps(dir);
   const weights = await readSafetensors(path.join(dir, state.weightsFile));
   const moments = await readSafetensors(path.join(dir, state.optimizerFile));
   const expAvg = new Map<string, Tensor>();

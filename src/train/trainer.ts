@@ -76,11 +76,23 @@ export class BackboneTrainer {
     opts: { epoch: number; batchSize: number; startBatch?: number; nanAtStep?: number },
     onProgress?: (p: TrainProgress) => void,
   ): Promise<EpochResult> {
+    let r: EpochResult;
     try {
-      return await this.handle.runEpoch(data, opts, onProgress);
+      r = await this.handle.runEpoch(data, opts, onProgress);
     } catch (err) {
       nativeError(err, 'training');
     }
+    // Finite weights after every epoch (one native pass); a non-finite loss is reported by the caller instead.
+    if (!r.nonFinite) {
+      const bad = this.backbone.nonFinite();
+      if (bad) {
+        throw new PaprecError(
+          `training: after epoch ${opts.epoch + 1} (step ${r.step}) tensor ${bad.name} holds ${bad.value} at [${bad.index.join(', ')}]: ` +
+            'the weights are no longer finite, training stopped (lower the learning rate, or check the data)',
+        );
+      }
+    }
+    return r;
   }
 
   /** Per-example P5 loss with dropout off. */

@@ -96,6 +96,26 @@ async function refuseNonRegular(file: string): Promise<void> {
   }
 }
 
+/**
+ * Before long work whose result goes to `file`: refuse now what would fail at the end (a virtual file system, a
+ * folder or device in the way, a parent that is a file). Creates nothing.
+ */
+export async function checkWritable(file: string): Promise<void> {
+  refuseVirtualPath(file);
+  await refuseNonRegular(file);
+  let dir = path.dirname(path.resolve(file));
+  for (;;) {
+    const st = await fsp.stat(dir).catch(() => null);
+    if (st) {
+      if (!st.isDirectory()) throw new PaprecError(`${file}: cannot write: ${dir} is not a folder`);
+      return;
+    }
+    const up = path.dirname(dir);
+    if (up === dir) return;
+    dir = up;
+  }
+}
+
 let tmpCounter = 0;
 
 /** A temporary name beside `file`, unique within this process. */

@@ -88,7 +88,10 @@ describe('paprec search (process)', () => {
     const outKill = path.join(tmp, 'sigkill');
     const killed = await cli([...args, '-o', outKill], afterRounds(3, 'SIGKILL'));
     expect(killed.signal).toBe('SIGKILL');
-    expect(await cli(['--resume', outKill])).toMatchObject({ code: 0 });
+    const refused = await cli(['--resume', outKill]); // kill -9 left a stale lock: reported, taken over only with --force
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/stale lock .*pass --force/);
+    expect(await cli(['--resume', outKill, '--force'])).toMatchObject({ code: 0 });
 
     for (const out of [outInt, outKill]) {
       const got = await loadState(out);
