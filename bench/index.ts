@@ -64,7 +64,9 @@ for (const name of names) {
     process.exit(1);
   }
   if (typeof results.table !== 'string') for (const [k, v] of Object.entries(results)) console.log(`  ${k}: ${format(v)}`);
-  const file = path.join(outDir, `${name}.json`);
+  // Another model or dtype (PAPREC_BENCH_MODEL / PAPREC_BENCH_DTYPE, see shapes.ts) gets its own results file.
+  const variant = [process.env.PAPREC_BENCH_MODEL, process.env.PAPREC_BENCH_DTYPE].filter((v) => v).join('-');
+  const file = path.join(outDir, variant ? `${name}-${variant}.json` : `${name}.json`);
   writeFileSync(file, JSON.stringify({ suite: name, date: new Date().toISOString(), seconds: (Date.now() - t0) / 1000, machine: info, results }, null, 2) + '\n');
   console.log(`  -> ${path.relative(process.cwd(), file)}`);
 }
