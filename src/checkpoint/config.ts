@@ -196,8 +196,8 @@ function feedForwardOf(gated: boolean, activation: string, source: string, keyNa
 
 /**
  * The feed-forward of an HF config: `feed_forward_proj` ("relu", "gated-gelu", "gated-relu", "gelu_new", ...;
- * HF reads "gated-gelu" as gated gelu_new), and/or the newer pair `dense_act_fn` + `is_gated_act` (absent members of
- * the pair take T5's defaults, relu and false). When both spellings are written they must agree. Neither: "relu".
+ * HF reads "gated-gelu" as gated gelu_new), and/or the newer pair `dense_act_fn` + `is_gated_act`. When both
+ * spellings are written they must agree. Neither: "relu".
  */
 function hfFeedForward(j: Record<string, unknown>, source: string): FeedForwardProj {
   const proj = j.feed_forward_proj ?? undefined;
@@ -217,8 +217,11 @@ function hfFeedForward(j: Record<string, unknown>, source: string): FeedForwardP
   if (act === undefined && gate === undefined) return fromProj ?? 'relu';
   if (act !== undefined && typeof act !== 'string') fail(source, `dense_act_fn must be a string, got ${JSON.stringify(act)}`);
   if (gate !== undefined && typeof gate !== 'boolean') fail(source, `is_gated_act must be true or false, got ${JSON.stringify(gate)}`);
-  const pair = `dense_act_fn ${JSON.stringify(act ?? 'relu')} with is_gated_act ${JSON.stringify(gate ?? false)}`;
-  const fromPair = feedForwardOf((gate as boolean | undefined) ?? false, (act as string | undefined) ?? 'relu', source, pair);
+  // A member of the pair left out follows feed_forward_proj when that is written, else T5's default.
+  const gated = (gate as boolean | undefined) ?? fromProj?.startsWith('gated-') ?? false;
+  const activation = (act as string | undefined) ?? (fromProj === undefined || fromProj.endsWith('relu') ? 'relu' : 'gelu_new');
+  const pair = `dense_act_fn ${JSON.stringify(activation)} with is_gated_act ${JSON.stringify(gated)}`;
+  const fromPair = feedForwardOf(gated, activation, source, pair);
   if (fromProj !== undefined && fromProj !== fromPair) {
     fail(source, `feed_forward_proj "${String(proj)}" (${fromProj}) disagrees with ${pair} (${fromPair})`);
   }
@@ -227,7 +230,8 @@ function hfFeedForward(j: Record<string, unknown>, source: string): FeedForwardP
 
 /**
  * Parse an HF T5Config JSON object (as written by `save_pretrained`). HF omits keys equal to the defaults, so a
- * missing key takes T5Config's default; `num_decoder_layers` defaults to `num_layers`. P5 extras:
+ * missing key takes T5Config's default (`tie_word_embeddings` true, `feed_forward_proj` relu); `num_decoder_layers`
+ * defaults to `num_layers`. P5 extras:
  * `whole_word_embeddings` (absent: true iff `architectures` names "P5") and `whole_word_size` (default 512).
  */
 export function parseHfConfig(json: unknown, source: string): P5Config {

@@ -109,6 +109,9 @@ describe('parseHfConfig', () => {
     expect(ff({ dense_act_fn: 'relu', is_gated_act: true })).toBe('gated-relu');
     expect(ff({ dense_act_fn: 'relu' })).toBe('relu');
     expect(ff({ is_gated_act: false })).toBe('relu');
+    // one member of the pair given: the other follows feed_forward_proj
+    expect(ff({ feed_forward_proj: 'gated-gelu', is_gated_act: true })).toBe('gated-gelu');
+    expect(ff({ feed_forward_proj: 'gated-gelu', dense_act_fn: 'gelu_new' })).toBe('gated-gelu');
   });
 
   it('refuses activations paprec does not implement, by name, and inconsistent or ill-typed feed-forward keys', () => {
