@@ -383,6 +383,7 @@ export async function benchVsHf(): Promise<Record<string, number | string>> {
       }
     };
     for (const m of measures) {
+      if (!m.ownModel) console.log(`  vs-hf: warm-up and agreement runs: ${m.key}`);
       for (const dtype of DTYPES) {
         for (const side of ['hf', 'paprec'] as const) {
           if (m.ownModel) continue; // a training run makes its own model and takes its own warm-up step
@@ -408,6 +409,8 @@ export async function benchVsHf(): Promise<Record<string, number | string>> {
             const k = `${m.key}.${dtype}`;
             ratios.set(k, [...(ratios.get(k) ?? []), got.hf / got.paprec]);
           }
+          const ms = (side: Side) => (got[side] === undefined ? 'refused' : `${got[side]!.toFixed(1)} ms`);
+          console.log(`  vs-hf: pair ${pair + 1}/${PAIRS} ${m.key} ${dtype}: transformers ${ms('hf')}, paprec ${ms('paprec')} per example`);
         }
       }
       console.log(`  vs-hf: pair ${pair + 1}/${PAIRS} done (load average ${os.loadavg()[0]!.toFixed(1)})`);
