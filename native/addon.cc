@@ -17,6 +17,8 @@ static Napi::Value Info(const Napi::CallbackInfo& info) {
   o.Set("cudaAvailable", cuda_available());
   o.Set("cudaDevices", static_cast<double>(cuda_available() ? torch::cuda::device_count() : 0));
   o.Set("threads", at::get_num_threads());
+  o.Set("cpuBf16", cpu_bf16_support());  // the CPU's bf16 matrix unit, "" when it has none
+  o.Set("cpuAutoDtype", parse_dtype("auto", torch::kCPU) == torch::kBFloat16 ? "bf16" : "fp32");
   return o;
 }
 
@@ -27,11 +29,27 @@ static Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// resolveDtype(name, device) -> "fp32" | "bf16" | "tf32": what a dtype request means on a device ("auto" resolved);
+// throws, with the reason, where it cannot run.
+static Napi::Value ResolveDtype(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString())
+    throw Napi::TypeError::New(env, "resolveDtype(dtype: string, device: string)");
+  const auto name = info[0].As<Napi::String>().Utf8Value();
+  try {
+    const auto dtype = parse_dtype(name, parse_device(info[1].As<Napi::String>().Utf8Value()));
+    return Napi::String::New(env, dtype == torch::kBFloat16 ? "bf16" : name == "tf32" ? "tf32" : "fp32");
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   configure_threads();
   exports.Set("NativeBackbone", NativeBackbone::Define(env));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
+  exports.Set("resolveDtype", Napi::Function::New(env, ResolveDtype));
   register_generation(env, exports);
   register_training(env, exports);
   return exports;

@@ -10,7 +10,7 @@ import { PaprecError } from './errors.js';
 import type { P5Config } from './checkpoint/config.js';
 
 /** P5Config as the addon reads it: the fields that shape the model (the token ids are T5's fixed ones). */
-export type NativeConfig = Omit<P5Config, 'padTokenId' | 'eosTokenId' | 'decoderStartTokenId' | 'feedForwardProj'>;
+export type NativeConfig = Omit<P5Config, 'padTokenId' | 'eosTokenId' | 'decoderStartTokenId'>;
 
 /** A right-padded batch, row-major: inputIds[b * sourceLength + l]. labels are padded with -100. */
 export interface NativeBatch {
@@ -57,6 +57,10 @@ export interface NativeInfo {
   cudaAvailable: boolean;
   cudaDevices: number;
   threads: number;
+  /** The CPU's native bf16 matrix unit ("amx_bf16", "avx512_bf16"), or "" when it has none. */
+  cpuBf16: string;
+  /** What `--dtype auto` means on the CPU with this build. */
+  cpuAutoDtype: 'fp32' | 'bf16';
 }
 
 /** One epoch of training examples as flat rows (the ExampleSet layout): row i spans [offsets[i], offsets[i+1]). */
@@ -131,6 +135,17 @@ export interface NativeGenerateOptions {
   minLength?: number;
   earlyStopping?: boolean;
   lengthPenalty?: number;
+  /** `generate` only: constrained decoding (native/engine/constraint.h). */
+  constraint?: NativeConstraint;
+}
+
+/**
+ * Allowed output sequences, each what may follow the start token, ending with `</s>` (flat: sequence i of a set spans
+ * [offsets[i], offsets[i+1]) of its ids). rowSet[i] names the set of batch row i (-1: free); omitted: set 0 for all.
+ */
+export interface NativeConstraint {
+  sets: Array<{ ids: Int32Array; offsets: Int32Array }>;
+  rowSet?: Int32Array;
 }
 
 export interface NativeGenerated {
@@ -197,6 +212,8 @@ export interface NativeAddon {
   NativeBackbone: new (config: NativeConfig, opts: { device?: string; dtype?: string; seed?: number }) => NativeBackbone;
   info(): NativeInfo;
   setThreads(n: number): void;
+  /** What a dtype request means on a device ('auto' resolved); throws with the reason where it cannot run. */
+  resolveDtype(dtype: string, device: string): 'fp32' | 'bf16' | 'tf32';
   NativeTrainer: new (backbone: NativeBackbone, opts: NativeTrainOptions) => NativeTrainer;
   generate(backbone: NativeBackbone, batch: NativeBatch, opts: NativeGenerateOptions): Promise<NativeGenerated>;
   /** Benchmark comparison path: no KV cache, one example at a time. */

@@ -115,6 +115,14 @@ P5Config read_config(const Napi::Object& o) {
   c.dropout = get_number(o, "dropoutRate", c.dropout);
   c.whole_word_embeddings = get_bool(o, "wholeWordEmbeddings", c.whole_word_embeddings);
   c.whole_word_size = get_int(o, "wholeWordSize", c.whole_word_size);
+  // HF's feed_forward_proj: "relu", or "gated-" + an activation; "gated-gelu" means GELU's tanh form (gelu_new).
+  const auto ff = get_string(o, "feedForwardProj", "relu");
+  c.gated = ff.rfind("gated-", 0) == 0;
+  const auto act = c.gated ? ff.substr(6) : ff;
+  if (act == "relu") c.activation = Activation::kRelu;
+  else if (act == "gelu_new" || (c.gated && act == "gelu")) c.activation = Activation::kGeluTanh;
+  else throw std::invalid_argument("feedForwardProj '" + ff + "': paprec implements relu, gated-relu, gated-gelu and gelu_new");
+  c.tie_word_embeddings = get_bool(o, "tieWordEmbeddings", c.tie_word_embeddings);
   return c;
 }
 
@@ -133,6 +141,9 @@ Napi::Object write_config(Napi::Env env, const P5Config& c) {
   o.Set("dropoutRate", c.dropout);
   o.Set("wholeWordEmbeddings", c.whole_word_embeddings);
   o.Set("wholeWordSize", c.whole_word_size);
+  const std::string act = c.activation == Activation::kGeluTanh ? (c.gated ? "gelu" : "gelu_new") : "relu";
+  o.Set("feedForwardProj", (c.gated ? "gated-" : "") + act);
+  o.Set("tieWordEmbeddings", c.tie_word_embeddings);
   return o;
 }
 

@@ -1,6 +1,12 @@
 #include "engine/device.h"
 
+#ifdef PAPREC_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#endif
+
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -38,18 +44,72 @@ torch::Device parse_device(const std::string& name) {
   throw std::invalid_argument("device '" + name + "': expected cpu, cuda, cuda:N or auto");
 }
 
+std::string cpu_bf16_support() {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(cpuinfo, line)) {
+    if (line.rfind("flags", 0) != 0) continue;
+    std::istringstream flags(line.substr(line.find(':') + 1));
+    std::string flag;
+    bool amx = false, avx512 = false;
+    while (flags >> flag) {
+      amx = amx || flag == "amx_bf16";
+      avx512 = avx512 || flag == "avx512_bf16";
+    }
+    return amx ? "amx_bf16" : avx512 ? "avx512_bf16" : "";
+  }
+  return "";
+}
+
+namespace {
+
+// Why bf16 cannot run on this CPU with this LibTorch, or "" when it can.
+std::string cpu_bf16_refusal() {
+#if TORCH_VERSION_MAJOR < 2
+  return "this build of paprec links LibTorch " + std::to_string(TORCH_VERSION_MAJOR) + "." +
+         std::to_string(TORCH_VERSION_MINOR) +
+         ", whose CPU kernels have no native bf16 matrix products (build against LibTorch 2.x)";
+#else
+  if (!at::hasMKLDNN()) return "this LibTorch was built without oneDNN, which runs bf16 matrix products on the CPU";
+  if (cpu_bf16_support().empty())
+    return "this CPU has no native bf16 matrix unit (neither AMX nor AVX512-BF16 in /proc/cpuinfo); it supports fp32";
+  return "";
+#endif
+}
+
+bool cuda_bf16(const torch::Device& device) {
+#ifdef PAPREC_WITH_CUDA
+  return device.is_cuda() && at::cuda::getDeviceProperties(device.index())->major >= 8;
+#else
+  (void)device;
+  return false;
+#endif
+}
+
+}  // namespace
+
 torch::Dtype parse_dtype(const std::string& name, const torch::Device& device) {
   if (name.empty() || name == "fp32" || name == "float32") return torch::kFloat32;
-  if (name == "tf32" || name == "bf16" || name == "bfloat16") {
-    if (!device.is_cuda()) throw std::invalid_argument("dtype '" + name + "' is for CUDA devices; use fp32 on CPU");
-    if (name == "tf32") {
-      at::globalContext().setAllowTF32CuBLAS(true);
-      at::globalContext().setAllowTF32CuDNN(true);
-      return torch::kFloat32;
+  if (name == "auto") {
+    const bool bf16 = device.is_cuda() ? cuda_bf16(device) : cpu_bf16_refusal().empty();
+    return bf16 ? torch::kBFloat16 : torch::kFloat32;
+  }
+  if (name == "tf32") {
+    if (!device.is_cuda()) throw std::invalid_argument("dtype 'tf32' is for CUDA devices; use fp32 or bf16 on CPU");
+    at::globalContext().setAllowTF32CuBLAS(true);
+    at::globalContext().setAllowTF32CuDNN(true);
+    return torch::kFloat32;
+  }
+  if (name == "bf16" || name == "bfloat16") {
+    if (device.is_cpu()) {
+      const auto why = cpu_bf16_refusal();
+      if (!why.empty()) throw std::invalid_argument("dtype 'bf16' on " + device.str() + ": " + why);
     }
     return torch::kBFloat16;
   }
-  throw std::invalid_argument("dtype '" + name + "': expected fp32, tf32 or bf16");
+  if (name == "fp16" || name == "float16")
+    throw std::invalid_argument("dtype '" + name + "': T5 overflows in fp16; use bf16 (or fp32)");
+  throw std::invalid_argument("dtype '" + name + "': expected fp32, bf16, tf32 (CUDA) or auto");
 }
 
 std::string device_name(const torch::Device& device) { return device.str(); }

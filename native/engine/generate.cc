@@ -1,5 +1,7 @@
 #include "engine/generate.h"
 
+#include "engine/constraint.h"
+
 #include <algorithm>
 #include <limits>
 #include <stdexcept>
@@ -13,7 +15,8 @@ namespace {
 // path, from the full decoder over every prefix.
 struct Stepper {
   std::function<torch::Tensor(const torch::Tensor& prefixes)> logits;  // prefixes [R, t] -> logits [R, V]
-  std::function<void(const torch::Tensor& rows)> reorder;               // beams chose their parents
+  // beams chose their parents (rows); with `examples`, only those examples stay in the batch
+  std::function<void(const torch::Tensor& rows, const std::optional<torch::Tensor>& examples)> reorder;
 };
 
 // HF's BeamHypotheses: the best `num_beams` finished hypotheses of one example.
@@ -54,76 +57,91 @@ struct Hypotheses {
 };
 
 GenerateResult beam_search(int64_t B, const GenerateOptions& o, Stepper& stepper, const torch::Device& device) {
-  const int64_t nb = o.num_beams, R = B * nb;
+  const int64_t nb = o.num_beams;
   auto long_opts = torch::TensorOptions().dtype(torch::kLong).device(device);
-  auto ids = torch::full({R, 1}, o.start, long_opts);
-  std::vector<std::vector<int64_t>> seqs(R, std::vector<int64_t>{o.start});
-  // At step 1 only beam 0 is live: the others start at -1e9 so identical beams are never picked twice.
-  std::vector<float> host_scores(R, 0.0f);
-  for (int64_t r = 0; r < R; ++r)
-    if (r % nb) host_scores[r] = -1e9f;
-  auto beam_scores = torch::tensor(host_scores, torch::kFloat32).to(device);
+  // The examples still searching (indices into the batch) and the live beams of each: at step 1 every beam of an
+  // example holds the same start token, so one is decoded (HF decodes all and parks the others at -1e9).
+  std::vector<int64_t> active(B);
+  for (int64_t b = 0; b < B; ++b) active[b] = b;
+  int64_t width = 1;
+  auto ids = torch::full({B, 1}, o.start, long_opts);
+  std::vector<std::vector<int64_t>> seqs(B, std::vector<int64_t>{o.start});
+  std::vector<float> host_scores(B, 0.0f);
+  auto beam_scores = torch::zeros({B}, torch::TensorOptions().dtype(torch::kFloat32).device(device));
   std::vector<Hypotheses> hyps(B, Hypotheses{nb, o.length_penalty, o.early_stopping, {}, 1e9});
-  std::vector<char> done(B, 0);
 
   int64_t cur_len = 1;
-  while (cur_len < o.max_length) {
+  while (cur_len < o.max_length && !active.empty()) {
+    const int64_t A = static_cast<int64_t>(active.size());
     auto logits = stepper.logits(ids);
     const int64_t V = logits.size(1);
     auto scores = torch::log_softmax(logits.to(torch::kFloat32), -1);
+    if (o.constraint) o.constraint->mask_beams(scores, seqs, active, width);
     if (cur_len < o.min_length) scores.select(1, o.eos).fill_(-std::numeric_limits<float>::infinity());
     scores = scores + beam_scores.unsqueeze(1);
-    auto top = scores.view({B, nb * V}).topk(2 * nb, 1, true, true);
+    auto top = scores.view({A, width * V}).topk(2 * nb, 1, true, true);
     auto vals = std::get<0>(top).to(torch::kCPU).contiguous();
     auto idx = std::get<1>(top).to(torch::kCPU).contiguous();
     auto va = vals.accessor<float, 2>();
     auto ia = idx.accessor<int64_t, 2>();
 
-    std::vector<float> next_scores(R, 0.0f);
-    std::vector<int64_t> next_tokens(R, o.pad), next_rows(R, 0);
-    for (int64_t b = 0; b < B; ++b) {
-      if (done[b]) {  // finished examples keep feeding pad with score 0 (never visible in the output)
-        for (int64_t j = 0; j < nb; ++j) next_rows[b * nb + j] = b * nb;
-        continue;
-      }
-      int64_t k = 0;
-      for (int64_t rank = 0; rank < 2 * nb && k < nb; ++rank) {
-        const int64_t token = ia[b][rank] % V, row = b * nb + ia[b][rank] / V;
-        const float score = va[b][rank];
+    // Each open example's next beams; an example that is done leaves the batch.
+    std::vector<int64_t> kept, rows, tokens;
+    std::vector<float> next_scores;
+    for (int64_t a = 0; a < A; ++a) {
+      const int64_t b = active[a];
+      std::vector<int64_t> beam_rows, beam_tokens;
+      std::vector<float> beam_scores_host;
+      for (int64_t rank = 0; rank < 2 * nb && static_cast<int64_t>(beam_rows.size()) < nb; ++rank) {
+        const int64_t token = ia[a][rank] % V, row = a * width + ia[a][rank] / V;
+        const float score = va[a][rank];
         if (token == o.eos) {
           if (rank >= nb) continue;  // an eos outside the top num_beams closes nothing
+          if (!std::isfinite(score)) continue;  // an eos the constraint (or min_length) ruled out
           hyps[b].add(seqs[row], static_cast<double>(score));
         } else {
-          next_scores[b * nb + k] = score;
-          next_tokens[b * nb + k] = token;
-          next_rows[b * nb + k] = row;
-          ++k;
+          beam_rows.push_back(row);
+          beam_tokens.push_back(token);
+          beam_scores_host.push_back(score);
         }
       }
-      if (k < nb) throw std::logic_error("beam search: fewer live candidates than beams (vocabulary too small?)");
-      done[b] = hyps[b].is_done(static_cast<double>(va[b][0]), cur_len);
+      if (static_cast<int64_t>(beam_rows.size()) < nb)
+        throw std::logic_error("beam search: fewer live candidates than beams (vocabulary too small?)");
+      if (hyps[b].is_done(static_cast<double>(va[a][0]), cur_len)) continue;
+      kept.push_back(a);
+      rows.insert(rows.end(), beam_rows.begin(), beam_rows.end());
+      tokens.insert(tokens.end(), beam_tokens.begin(), beam_tokens.end());
+      next_scores.insert(next_scores.end(), beam_scores_host.begin(), beam_scores_host.end());
     }
 
-    std::vector<std::vector<int64_t>> next_seqs(R);
-    for (int64_t r = 0; r < R; ++r) {
-      next_seqs[r] = seqs[next_rows[r]];
-      next_seqs[r].push_back(next_tokens[r]);
+    std::vector<std::vector<int64_t>> next_seqs(rows.size());
+    for (size_t r = 0; r < rows.size(); ++r) {
+      next_seqs[r] = seqs[rows[r]];
+      next_seqs[r].push_back(tokens[r]);
     }
+    std::vector<int64_t> next_active;
+    for (auto a : kept) next_active.push_back(active[a]);
+    const bool shrinks = static_cast<int64_t>(kept.size()) < A;
     seqs = std::move(next_seqs);
     host_scores = next_scores;
-    auto rows = torch::tensor(next_rows, torch::kLong).to(device);
-    stepper.reorder(rows);
-    ids = torch::cat({ids.index_select(0, rows), torch::tensor(next_tokens, torch::kLong).to(device).view({R, 1})}, 1);
-    beam_scores = torch::tensor(next_scores, torch::kFloat32).to(device);
+    active = std::move(next_active);
+    width = nb;
     ++cur_len;
-    if (std::all_of(done.begin(), done.end(), [](char d) { return d != 0; })) break;
+    if (active.empty()) break;
+    auto row_index = torch::tensor(rows, torch::kLong).to(device);
+    stepper.reorder(row_index, shrinks ? std::optional<torch::Tensor>(torch::tensor(kept, torch::kLong).to(device))
+                                       : std::nullopt);
+    ids = torch::cat({ids.index_select(0, row_index),
+                      torch::tensor(tokens, torch::kLong).to(device).view({-1, 1})}, 1);
+    beam_scores = torch::tensor(next_scores, torch::kFloat32).to(device);
   }
 
   // Examples still open at max_length add their live beams with sum / max_length^lp.
-  for (int64_t b = 0; b < B; ++b) {
-    if (done[b]) continue;
-    for (int64_t j = 0; j < nb; ++j) hyps[b].add(seqs[b * nb + j], static_cast<double>(host_scores[b * nb + j]));
-  }
+  for (size_t a = 0; a < active.size(); ++a)
+    for (int64_t j = 0; j < nb; ++j) {
+      const size_t r = a * static_cast<size_t>(nb) + static_cast<size_t>(j);
+      hyps[active[a]].add(seqs[r], static_cast<double>(host_scores[r]));
+    }
 
   const int64_t nrs = o.num_return_sequences;
   std::vector<std::vector<int64_t>> best;
@@ -139,8 +157,8 @@ GenerateResult beam_search(int64_t B, const GenerateOptions& o, Stepper& stepper
       longest = std::max(longest, h.tokens.size());
     }
   }
-  const int64_t width = std::min<int64_t>(static_cast<int64_t>(longest) + 1, o.max_length);
-  auto out = torch::full({static_cast<int64_t>(best.size()), width}, o.pad, torch::kLong);
+  const int64_t width_out = std::min<int64_t>(static_cast<int64_t>(longest) + 1, o.max_length);
+  auto out = torch::full({static_cast<int64_t>(best.size()), width_out}, o.pad, torch::kLong);
   auto oa = out.accessor<int64_t, 2>();
   for (size_t i = 0; i < best.size(); ++i) {
     const auto& t = best[i];
@@ -158,6 +176,7 @@ GenerateResult greedy(int64_t B, const GenerateOptions& o, Stepper& stepper, con
   int64_t cur_len = 1;
   while (cur_len < o.max_length) {
     auto logits = stepper.logits(ids).to(torch::kFloat32);
+    if (o.constraint) o.constraint->mask_greedy(logits, ids);
     if (cur_len < o.min_length) {
       logits = logits.clone();
       logits.select(1, o.eos).fill_(-std::numeric_limits<float>::infinity());
@@ -180,7 +199,9 @@ Stepper cached_stepper(const P5Model& model, DecoderCache& cache) {
     const int64_t t = prefixes.size(1);
     return model.decode_step(prefixes.narrow(1, t - 1, 1), t - 1, cache);
   };
-  s.reorder = [&cache](const torch::Tensor& rows) { P5Model::select_rows(cache, rows, true); };
+  s.reorder = [&cache](const torch::Tensor& rows, const std::optional<torch::Tensor>& examples) {
+    P5Model::select_rows(cache, rows, examples);
+  };
   return s;
 }
 
@@ -207,7 +228,7 @@ GenerateResult generate_encoded(const P5Model& model, const torch::Tensor& encod
   if (o.eos >= model.config().vocab_size || 2 * o.num_beams > model.config().vocab_size)
     throw std::invalid_argument("generate: the vocabulary is too small for " + std::to_string(o.num_beams) + " beams");
   torch::NoGradGuard no_grad;
-  auto cache = model.start_cache(encoder_hidden, attention_mask);
+  auto cache = model.start_cache(encoder_hidden, attention_mask, o.max_length);
   auto stepper = cached_stepper(model, cache);
   return search(encoder_hidden.size(0), o, stepper, model.device());
 }
@@ -232,13 +253,14 @@ GenerateResult generate_naive(const P5Model& model, const torch::Tensor& input_i
     std::optional<torch::Tensor> ww;
     if (whole_word_ids) ww = whole_word_ids->narrow(0, b, 1);
     auto hidden = model.encode(model.embed(ids), mask, ww);
-    auto hidden_per_beam = hidden.repeat({nb, 1, 1});  // every beam carries its own copy of the encoder states
-    auto mask_per_beam = mask.repeat({nb, 1});
     Stepper s;
     s.logits = [&](const torch::Tensor& prefixes) {
+      const int64_t rows = prefixes.size(0);  // every beam carries its own copy of the encoder states
+      auto hidden_per_beam = hidden.repeat({rows, 1, 1});
+      auto mask_per_beam = mask.repeat({rows, 1});
       return model.lm_head(model.decode(prefixes, hidden_per_beam, mask_per_beam)).select(1, prefixes.size(1) - 1);
     };
-    s.reorder = [](const torch::Tensor&) {};  // the prefixes carry the whole state
+    s.reorder = [](const torch::Tensor&, const std::optional<torch::Tensor>&) {};  // the prefixes carry the state
     parts.push_back(search(1, o, s, model.device()));
     width = std::max(width, parts.back().sequences.size(1));
   }

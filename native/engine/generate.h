@@ -1,6 +1,8 @@
 // Beam search and greedy decoding with Hugging Face transformers 4.x semantics (REFERENCE.md §6; the fixtures
-// README lists every rule). The encoder runs once per example; its cross-attention keys and values are computed
-// once and shared by all of that example's beams (P5Model::decode_step reads them per example, not per beam).
+// README lists every rule). No work HF's loop wastes: the encoder runs once per example and its cross-attention
+// keys and values are computed once and shared by all of that example's beams (P5Model::decode_step reads them per
+// example, not per beam); step 1 decodes one beam per example (the others hold the same start token); an example
+// whose hypotheses are done leaves the batch; the self-attention cache is preallocated for max_length positions.
 #pragma once
 #include <torch/torch.h>
 
@@ -11,6 +13,8 @@
 
 namespace paprec {
 
+class PrefixConstraint;  // engine/constraint.h
+
 struct GenerateOptions {
   int64_t num_beams = 1;            // 1 = greedy
   int64_t num_return_sequences = 1;
@@ -19,6 +23,7 @@ struct GenerateOptions {
   bool early_stopping = false;
   double length_penalty = 1.0;
   int64_t eos = 1, pad = 0, start = 0;
+  std::shared_ptr<const PrefixConstraint> constraint;  // constrained decoding (allowed sequences); null: free
 };
 
 struct GenerateResult {

@@ -9,36 +9,46 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "engine/device.h"
 #include "engine/loss.h"
 
 namespace paprec {
 namespace {
 
-// bf16 autocast on CUDA for the duration of a scope (the API was renamed in LibTorch 2.4).
+// bf16 autocast for the duration of a scope, on the calling thread (autocast state is thread-local, so each CPU
+// batch shard sets its own). Matrix products run in bf16; weights, gradients and optimizer state stay fp32. The API
+// was renamed in LibTorch 2.4; CPU bf16 needs LibTorch 2.x (parse_dtype refuses it earlier).
 class Autocast {
  public:
-  explicit Autocast(bool on) : on_(on) {
+  Autocast(bool on, const torch::Device& device) : on_(on), type_(device.type()) {
     if (!on_) return;
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-    at::autocast::set_autocast_enabled(at::kCUDA, true);
+    at::autocast::set_autocast_dtype(type_, at::kBFloat16);
+    at::autocast::set_autocast_enabled(type_, true);
 #else
-    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-    at::autocast::set_enabled(true);
+    if (type_ == at::kCPU) {
+      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+      at::autocast::set_cpu_enabled(true);
+    } else {
+      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+      at::autocast::set_enabled(true);
+    }
 #endif
   }
   ~Autocast() {
     if (!on_) return;
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    at::autocast::set_autocast_enabled(at::kCUDA, false);
+    at::autocast::set_autocast_enabled(type_, false);
 #else
-    at::autocast::set_enabled(false);
+    if (type_ == at::kCPU) at::autocast::set_cpu_enabled(false);
+    else at::autocast::set_enabled(false);
 #endif
     at::autocast::clear_cache();
   }
 
  private:
   bool on_;
+  at::DeviceType type_;
 };
 
 // Weights require gradients only while training, so the frozen-backbone paths (slot gradients) never build a
@@ -88,10 +98,9 @@ Trainer::Trainer(P5Model& model, const TrainOptions& options) : model_(model), o
   if (options.weight_decay < 0) throw std::invalid_argument("weight decay must be >= 0");
   if (options.warmup_steps < 0 || options.total_steps < 0) throw std::invalid_argument("step counts must be >= 0");
   if (options.shards < 0) throw std::invalid_argument("shards must be >= 0");
-  if (options.bf16_autocast && !model.device().is_cuda())
-    throw std::invalid_argument("bf16 autocast is for CUDA devices; train in fp32 on CPU");
+  if (options.bf16_autocast) parse_dtype("bf16", model.device());  // refuses, with the reason, where bf16 cannot run
   if (model.dtype() != torch::kFloat32)
-    throw std::invalid_argument("training needs fp32 weights (use bf16 autocast on CUDA for bf16 speed)");
+    throw std::invalid_argument("training needs fp32 weights (bf16 training runs as bf16 autocast over fp32 weights)");
   for (const auto& name : model_.names()) {
     const auto& p = model_.param(name);
     moments_.push_back({torch::zeros_like(p), torch::zeros_like(p)});
@@ -155,7 +164,7 @@ std::pair<double, std::vector<torch::Tensor>> Trainer::loss_and_gradients(const 
     auto batch = gather_batch(data, mine, model_.device(), whole_words);
     torch::Tensor loss;
     {
-      Autocast autocast(options_.bf16_autocast);
+      Autocast autocast(options_.bf16_autocast, model_.device());
       loss = forward(model_, batch).loss_per_example.sum() / static_cast<double>(B);  // this shard's share of the mean
     }
     if (make_nan && s == 0) loss = loss * std::numeric_limits<double>::quiet_NaN();
@@ -266,7 +275,7 @@ torch::Tensor Trainer::evaluate_loss(const TrainingData& data, int64_t batch_siz
     auto batch = gather_batch(data, rows, model_.device(), model_.config().whole_word_embeddings);
     torch::Tensor losses;
     {
-      Autocast autocast(options_.bf16_autocast);
+      Autocast autocast(options_.bf16_autocast, model_.device());
       losses = forward(model_, batch).loss_per_example.to(torch::kCPU, torch::kFloat32);
     }
     out.index_put_({torch::tensor(rows, torch::kLong)}, losses);

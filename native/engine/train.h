@@ -24,7 +24,7 @@ struct TrainOptions {
   int64_t total_steps = 0;  // 0: constant lr after warm-up
   double clip_norm = 1.0;   // <= 0: no clipping
   uint64_t seed = 0;
-  bool bf16_autocast = false;  // CUDA only: matmuls in bf16, weights and optimizer state in fp32
+  bool bf16_autocast = false;  // matmuls in bf16 (CUDA, or a CPU with AMX / AVX512-BF16), weights and optimizer state in fp32
   bool rms_scaled = false;     // AdamW-scale: each tensor's step is lr x max(1e-3, RMS(tensor))
   int64_t shards = 0;          // CPU: parallel batch shards per step (0: one per intra-op thread, >= 8 rows each)
 };

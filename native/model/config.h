@@ -1,8 +1,13 @@
-// P5 / T5 v1.0 hyper-parameters (REFERENCE.md §1). Parsed from a JS object by bind/convert.
+// T5 hyper-parameters (REFERENCE.md §1): P5 / T5 v1.0 by default; T5 v1.1 and Flan-T5 set a gated feed-forward with
+// GELU (tanh form) and an untied head. Parsed from a JS object by bind/convert.
 #pragma once
 #include <cstdint>
+#include <string>
 
 namespace paprec {
+
+// The feed-forward's activation: HF's "relu" and "gelu_new" (GELU, tanh approximation).
+enum class Activation { kRelu, kGeluTanh };
 
 struct P5Config {
   int64_t vocab_size = 32100;
@@ -18,6 +23,11 @@ struct P5Config {
   double dropout = 0.1;
   bool whole_word_embeddings = true;
   int64_t whole_word_size = 512;
+  // T5 v1.1: wo(act(wi_0 x) * wi_1 x) instead of wo(act(wi x)).
+  bool gated = false;
+  Activation activation = Activation::kRelu;
+  // false: a separate lm_head.weight, applied without T5's d_model^-0.5 rescale.
+  bool tie_word_embeddings = true;
 
   int64_t inner_dim() const { return num_heads * d_kv; }
 };

@@ -1,6 +1,7 @@
 #include "model/t5.h"
 
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
 
 namespace paprec {
@@ -18,6 +19,11 @@ torch::Tensor additive_mask(const torch::Tensor& attention_mask, double value, t
 }
 
 thread_local at::Generator* dropout_stream = nullptr;
+
+bool is_norm(const std::string& name) { return name.find("layer_norm") != std::string::npos; }
+
+// y = x W^T: HF's nn.Linear without bias.
+torch::Tensor dense(const torch::Tensor& x, const torch::Tensor& w) { return torch::nn::functional::linear(x, w); }
 
 }  // namespace
 
@@ -59,20 +65,26 @@ P5Model::P5Model(const P5Config& c) : config_(c) {
     names_.push_back(name);
     shapes_[name] = std::move(shape);
   };
-  add("shared.weight", {c.vocab_size, D});
   auto attention = [&](const std::string& p) {
-    add(p + ".q.weight", {I, D});
-    add(p + ".k.weight", {I, D});
-    add(p + ".v.weight", {I, D});
+    for (const char* w : {".q.weight", ".k.weight", ".v.weight"}) add(p + w, {I, D});
     add(p + ".o.weight", {D, I});
   };
+  auto feed_forward = [&](const std::string& p) {
+    if (c.gated) {
+      add(p + ".wi_0.weight", {F, D});
+      add(p + ".wi_1.weight", {F, D});
+    } else {
+      add(p + ".wi.weight", {F, D});
+    }
+    add(p + ".wo.weight", {D, F});
+  };
+  add("shared.weight", {c.vocab_size, D});
   for (int64_t i = 0; i < c.num_layers; ++i) {
     const auto b = block("encoder", i);
     attention(b + "layer.0.SelfAttention");
     if (i == 0) add(b + "layer.0.SelfAttention.relative_attention_bias.weight", {c.num_buckets, H});
     add(b + "layer.0.layer_norm.weight", {D});
-    add(b + "layer.1.DenseReluDense.wi.weight", {F, D});
-    add(b + "layer.1.DenseReluDense.wo.weight", {D, F});
+    feed_forward(b + "layer.1.DenseReluDense");
     add(b + "layer.1.layer_norm.weight", {D});
   }
   add("encoder.final_layer_norm.weight", {D});
@@ -84,12 +96,44 @@ P5Model::P5Model(const P5Config& c) : config_(c) {
     add(b + "layer.0.layer_norm.weight", {D});
     attention(b + "layer.1.EncDecAttention");
     add(b + "layer.1.layer_norm.weight", {D});
-    add(b + "layer.2.DenseReluDense.wi.weight", {F, D});
-    add(b + "layer.2.DenseReluDense.wo.weight", {D, F});
+    feed_forward(b + "layer.2.DenseReluDense");
     add(b + "layer.2.layer_norm.weight", {D});
   }
   add("decoder.final_layer_norm.weight", {D});
+  if (!c.tie_word_embeddings) add("lm_head.weight", {c.vocab_size, D});
   for (const auto& name : names_) params_[name] = torch::zeros(shapes_[name]);
+  bind();
+}
+
+void P5Model::bind() {
+  auto p = [this](const std::string& name) { return params_.at(name); };
+  auto attention = [&](const std::string& prefix) {
+    return Attention{p(prefix + ".q.weight"), p(prefix + ".k.weight"), p(prefix + ".v.weight"), p(prefix + ".o.weight")};
+  };
+  auto feed_forward = [&](const std::string& prefix) {
+    if (config_.gated) return FeedForward{p(prefix + ".wi_0.weight"), p(prefix + ".wi_1.weight"), p(prefix + ".wo.weight")};
+    return FeedForward{p(prefix + ".wi.weight"), {}, p(prefix + ".wo.weight")};
+  };
+  encoder_.clear();
+  for (int64_t i = 0; i < config_.num_layers; ++i) {
+    const auto b = block("encoder", i);
+    encoder_.push_back({p(b + "layer.0.layer_norm.weight"), p(b + "layer.1.layer_norm.weight"),
+                        attention(b + "layer.0.SelfAttention"), feed_forward(b + "layer.1.DenseReluDense")});
+  }
+  decoder_.clear();
+  for (int64_t i = 0; i < config_.num_decoder_layers; ++i) {
+    const auto b = block("decoder", i);
+    decoder_.push_back({p(b + "layer.0.layer_norm.weight"), p(b + "layer.1.layer_norm.weight"),
+                        p(b + "layer.2.layer_norm.weight"), attention(b + "layer.0.SelfAttention"),
+                        attention(b + "layer.1.EncDecAttention"), feed_forward(b + "layer.2.DenseReluDense")});
+  }
+  shared_ = p("shared.weight");
+  head_ = config_.tie_word_embeddings ? shared_ : p("lm_head.weight");
+  whole_word_ = config_.whole_word_embeddings ? p("encoder.whole_word_embeddings.weight") : torch::Tensor();
+  encoder_bias_ = p("encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight");
+  decoder_bias_ = p("decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight");
+  encoder_norm_ = p("encoder.final_layer_norm.weight");
+  decoder_norm_ = p("decoder.final_layer_norm.weight");
 }
 
 std::vector<int64_t> P5Model::expected_shape(const std::string& name) const {
@@ -127,6 +171,8 @@ void P5Model::init_weights(uint64_t seed) {
                                                  name.compare(name.size() - std::strlen(suffix), std::string::npos, suffix) == 0; };
     if (ends("layer_norm.weight")) t.fill_(1.0);
     else if (name == "shared.weight") t.normal_(0.0, 1.0, gen);
+    // HF: an untied head starts at std 1 (T5 v1.1 `_init_weights`).
+    else if (name == "lm_head.weight") t.normal_(0.0, 1.0, gen);
     // Zero: a model trained from scratch starts as plain T5 and learns word positions only where they help. At
     // the token embeddings' scale (P5 drew them N(0, 1) next to pretrained T5 embeddings far larger), they drown
     // the item ids in noise and the model never learns to read its input (README, "Pretraining on real Beauty").
@@ -135,22 +181,20 @@ void P5Model::init_weights(uint64_t seed) {
     else if (ends(".k.weight") || ends(".v.weight")) t.normal_(0.0, 1.0 / std::sqrt(D), gen);
     else if (ends(".o.weight")) t.normal_(0.0, 1.0 / std::sqrt(HK), gen);
     else if (ends("relative_attention_bias.weight")) t.normal_(0.0, 1.0 / std::sqrt(D), gen);
-    else if (ends(".wi.weight")) t.normal_(0.0, 1.0 / std::sqrt(D), gen);
+    else if (ends(".wi.weight") || ends(".wi_0.weight") || ends(".wi_1.weight")) t.normal_(0.0, 1.0 / std::sqrt(D), gen);
     else if (ends(".wo.weight")) t.normal_(0.0, 1.0 / std::sqrt(F), gen);
     else throw std::logic_error("no initialiser for " + name);
-    params_[name] = t.to(device_, dtype_);
+    params_[name] = t.to(device_, is_norm(name) ? torch::kFloat32 : dtype_);
   }
+  bind();
 }
 
 void P5Model::to(torch::Device device, torch::Dtype dtype) {
   torch::NoGradGuard no_grad;
-  for (auto& [name, t] : params_) {
-    // Layer norms stay in fp32: T5 computes them in fp32 whatever the weights' precision.
-    const bool norm = name.find("layer_norm") != std::string::npos;
-    t = t.to(device, norm ? torch::kFloat32 : dtype).detach();
-  }
+  for (auto& [name, t] : params_) t = t.to(device, is_norm(name) ? torch::kFloat32 : dtype).detach();
   device_ = device;
   dtype_ = dtype;
+  bind();
 }
 
 torch::Tensor P5Model::dropout(const torch::Tensor& x) const {
@@ -161,61 +205,66 @@ torch::Tensor P5Model::dropout(const torch::Tensor& x) const {
   return x * torch::empty_like(x).bernoulli_(keep, *stream).div_(keep);
 }
 
-torch::Tensor P5Model::rms_norm(const torch::Tensor& x, const std::string& name) const {
+// T5's RMS norm in fp32, the result in the precision of the stream it normalises.
+torch::Tensor P5Model::rms_norm(const torch::Tensor& x, const torch::Tensor& weight) const {
   auto xf = x.to(torch::kFloat32);
-  auto variance = xf.pow(2).mean(-1, true);
-  auto y = xf * torch::rsqrt(variance + config_.layer_norm_eps);
-  return (param(name) * y).to(x.scalar_type());
+  auto y = xf * torch::rsqrt(xf.pow(2).mean(-1, true) + config_.layer_norm_eps);
+  return (weight * y).to(x.scalar_type());
 }
 
-torch::Tensor P5Model::feed_forward(const torch::Tensor& x, const std::string& p) const {
-  auto h = torch::relu(torch::nn::functional::linear(x, param(p + ".wi.weight")));
-  return torch::nn::functional::linear(dropout(h), param(p + ".wo.weight"));
+torch::Tensor P5Model::feed_forward(const FeedForward& w, const torch::Tensor& x) const {
+  auto act = [this](const torch::Tensor& t) {
+    return config_.activation == Activation::kGeluTanh ? torch::gelu(t, "tanh") : torch::relu(t);
+  };
+  auto h = act(dense(x, w.wi));
+  if (config_.gated) h = h * dense(x, w.wi_1);
+  return dense(dropout(h), w.wo);
 }
 
-torch::Tensor P5Model::position_bias(int64_t q_len, int64_t k_len, bool bidirectional, const std::string& table,
+torch::Tensor P5Model::position_bias(const torch::Tensor& table, int64_t q_len, int64_t k_len, bool bidirectional,
                                      int64_t q_offset) const {
   auto opts = torch::TensorOptions().dtype(torch::kLong).device(device_);
   auto context = torch::arange(q_offset, q_offset + q_len, opts).unsqueeze(1);
   auto memory = torch::arange(k_len, opts).unsqueeze(0);
   auto buckets = relative_position_bucket(memory - context, bidirectional, config_.num_buckets, config_.max_distance);
-  auto values = torch::embedding(param(table), buckets);  // [q, k, H]
-  return values.permute({2, 0, 1}).unsqueeze(0);          // [1, H, q, k]
+  return torch::embedding(table, buckets).permute({2, 0, 1}).unsqueeze(0);  // [1, H, q, k]
 }
 
-torch::Tensor P5Model::attention(const torch::Tensor& x, const torch::Tensor& kv_source, const std::string& p,
-                                 const torch::Tensor& bias) const {
-  const int64_t B = x.size(0), H = config_.num_heads, dk = config_.d_kv;
+KV P5Model::project_kv(const Attention& w, const torch::Tensor& source) const {
+  const int64_t B = source.size(0), H = config_.num_heads, dk = config_.d_kv;
   auto heads = [&](const torch::Tensor& t) { return t.view({B, -1, H, dk}).transpose(1, 2); };
-  auto q = heads(torch::nn::functional::linear(x, param(p + ".q.weight")));
-  auto k = heads(torch::nn::functional::linear(kv_source, param(p + ".k.weight")));
-  auto v = heads(torch::nn::functional::linear(kv_source, param(p + ".v.weight")));
-  auto scores = torch::matmul(q, k.transpose(2, 3)) + bias;  // T5: no 1/sqrt(d_kv)
-  auto weights = torch::softmax(scores.to(torch::kFloat32), -1).to(scores.scalar_type());
-  auto out = torch::matmul(dropout(weights), v).transpose(1, 2).reshape({B, -1, H * dk});
-  return torch::nn::functional::linear(out, param(p + ".o.weight"));
+  return {heads(dense(source, w.k)), heads(dense(source, w.v)), source.size(1)};
 }
 
-torch::Tensor P5Model::embed(const torch::Tensor& ids) const { return torch::embedding(param("shared.weight"), ids); }
+// The one attention of the model (T5: no 1/sqrt(d_kv)). x [R, T, D]; kv [B, H, >= len, d_kv] with R = B x G: the G
+// rows of one example (its beams) query that example's keys and values together. bias broadcasts to
+// [B, H, G*T, len]. Softmax in fp32.
+torch::Tensor P5Model::attend(const Attention& w, const torch::Tensor& x, const KV& kv, const torch::Tensor& bias) const {
+  const int64_t R = x.size(0), T = x.size(1), B = kv.k.size(0), H = config_.num_heads, dk = config_.d_kv;
+  auto q = dense(x, w.q).view({B, -1, H, dk}).transpose(1, 2);
+  auto k = kv.k.narrow(2, 0, kv.len), v = kv.v.narrow(2, 0, kv.len);
+  auto scores = torch::matmul(q, k.transpose(2, 3)) + bias;
+  auto weights = torch::softmax(scores.to(torch::kFloat32), -1).to(scores.scalar_type());
+  auto out = torch::matmul(dropout(weights), v).transpose(1, 2).reshape({R, T, -1});
+  return dense(out, w.o);
+}
+
+torch::Tensor P5Model::embed(const torch::Tensor& ids) const { return torch::embedding(shared_, ids); }
 
 torch::Tensor P5Model::encode(const torch::Tensor& token_embeds, const torch::Tensor& attention_mask,
                               const std::optional<torch::Tensor>& whole_word_ids) const {
   auto h = token_embeds;
-  if (config_.whole_word_embeddings && whole_word_ids)
-    h = h + torch::embedding(param("encoder.whole_word_embeddings.weight"), *whole_word_ids);
+  if (config_.whole_word_embeddings && whole_word_ids) h = h + torch::embedding(whole_word_, *whole_word_ids);
   h = dropout(h);
   const int64_t L = h.size(1);
-  auto bias = position_bias(L, L, true, "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight")
-                  .to(h.scalar_type()) +
+  auto bias = position_bias(encoder_bias_, L, L, true).to(h.scalar_type()) +
               additive_mask(attention_mask, kSelfMask, h.scalar_type());
-  for (int64_t i = 0; i < config_.num_layers; ++i) {
-    const auto b = block("encoder", i);
-    auto n = rms_norm(h, b + "layer.0.layer_norm.weight");
-    h = h + dropout(attention(n, n, b + "layer.0.SelfAttention", bias));
-    n = rms_norm(h, b + "layer.1.layer_norm.weight");
-    h = h + dropout(feed_forward(n, b + "layer.1.DenseReluDense"));
+  for (const auto& b : encoder_) {
+    auto n = rms_norm(h, b.self_norm);
+    h = h + dropout(attend(b.self, n, project_kv(b.self, n), bias));
+    h = h + dropout(feed_forward(b.ff, rms_norm(h, b.ff_norm)));
   }
-  return dropout(rms_norm(h, "encoder.final_layer_norm.weight"));
+  return dropout(rms_norm(h, encoder_norm_));
 }
 
 torch::Tensor P5Model::decode(const torch::Tensor& decoder_input_ids, const torch::Tensor& encoder_hidden,
@@ -223,93 +272,68 @@ torch::Tensor P5Model::decode(const torch::Tensor& decoder_input_ids, const torc
   auto h = dropout(embed(decoder_input_ids));
   const int64_t T = h.size(1);
   auto causal = torch::ones({T, T}, torch::TensorOptions().device(device_)).tril();
-  auto self_bias =
-      position_bias(T, T, false, "decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight")
-          .to(h.scalar_type()) +
-      (1.0 - causal).mul(kSelfMask).to(h.scalar_type()).view({1, 1, T, T});
+  auto self_bias = position_bias(decoder_bias_, T, T, false).to(h.scalar_type()) +
+                   (1.0 - causal).mul(kSelfMask).to(h.scalar_type()).view({1, 1, T, T});
   auto cross_bias = additive_mask(attention_mask, kCrossMask, h.scalar_type());
-  for (int64_t i = 0; i < config_.num_decoder_layers; ++i) {
-    const auto b = block("decoder", i);
-    auto n = rms_norm(h, b + "layer.0.layer_norm.weight");
-    h = h + dropout(attention(n, n, b + "layer.0.SelfAttention", self_bias));
-    n = rms_norm(h, b + "layer.1.layer_norm.weight");
-    h = h + dropout(attention(n, encoder_hidden, b + "layer.1.EncDecAttention", cross_bias));
-    n = rms_norm(h, b + "layer.2.layer_norm.weight");
-    h = h + dropout(feed_forward(n, b + "layer.2.DenseReluDense"));
+  for (const auto& b : decoder_) {
+    auto n = rms_norm(h, b.self_norm);
+    h = h + dropout(attend(b.self, n, project_kv(b.self, n), self_bias));
+    h = h + dropout(attend(b.cross, rms_norm(h, b.cross_norm), project_kv(b.cross, encoder_hidden), cross_bias));
+    h = h + dropout(feed_forward(b.ff, rms_norm(h, b.ff_norm)));
   }
-  return dropout(rms_norm(h, "decoder.final_layer_norm.weight"));
+  return dropout(rms_norm(h, decoder_norm_));
 }
 
 torch::Tensor P5Model::lm_head(const torch::Tensor& hidden) const {
+  if (!config_.tie_word_embeddings) return dense(hidden, head_);
   // Tied embeddings: T5 rescales the decoder output by d_model^-0.5 before the shared projection.
-  return torch::nn::functional::linear(hidden * std::pow(static_cast<double>(config_.d_model), -0.5),
-                                       param("shared.weight"));
+  return dense(hidden * std::pow(static_cast<double>(config_.d_model), -0.5), head_);
 }
 
-DecoderCache P5Model::start_cache(const torch::Tensor& encoder_hidden, const torch::Tensor& attention_mask) const {
+DecoderCache P5Model::start_cache(const torch::Tensor& encoder_hidden, const torch::Tensor& attention_mask,
+                                  int64_t capacity) const {
   DecoderCache cache;
   const int64_t B = encoder_hidden.size(0), H = config_.num_heads, dk = config_.d_kv;
-  auto heads = [&](const torch::Tensor& t) { return t.view({B, -1, H, dk}).transpose(1, 2).contiguous(); };
-  for (int64_t i = 0; i < config_.num_decoder_layers; ++i) {
-    const auto p = block("decoder", i) + "layer.1.EncDecAttention";
-    cache.cross.push_back({heads(torch::nn::functional::linear(encoder_hidden, param(p + ".k.weight"))),
-                           heads(torch::nn::functional::linear(encoder_hidden, param(p + ".v.weight")))});
-    cache.self.push_back({});
+  for (const auto& b : decoder_) {
+    auto kv = project_kv(b.cross, encoder_hidden);
+    cache.cross.push_back({kv.k.contiguous(), kv.v.contiguous(), kv.len});
+    auto empty = torch::empty({B, H, capacity, dk}, encoder_hidden.options());
+    cache.self.push_back({empty, torch::empty_like(empty), 0});
   }
   cache.cross_bias = additive_mask(attention_mask, kCrossMask, encoder_hidden.scalar_type());
   return cache;
 }
 
 torch::Tensor P5Model::decode_step(const torch::Tensor& ids, int64_t step, DecoderCache& cache) const {
-  const int64_t R = ids.size(0), H = config_.num_heads, dk = config_.d_kv;
-  const int64_t B = cache.cross.front().k.size(0), G = R / B;  // G rows (beams) share one example's encoder
   auto h = embed(ids);  // [R, 1, D]
-  auto heads = [&](const torch::Tensor& t) { return t.view({R, -1, H, dk}).transpose(1, 2); };
-  auto self_bias =
-      position_bias(1, step + 1, false, "decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight", step)
-          .to(h.scalar_type());
-  for (int64_t i = 0; i < config_.num_decoder_layers; ++i) {
-    const auto b = block("decoder", i);
-    // self-attention over all positions so far
-    auto n = rms_norm(h, b + "layer.0.layer_norm.weight");
-    const auto sp = b + "layer.0.SelfAttention";
-    auto q = heads(torch::nn::functional::linear(n, param(sp + ".q.weight")));
-    auto k = heads(torch::nn::functional::linear(n, param(sp + ".k.weight")));
-    auto v = heads(torch::nn::functional::linear(n, param(sp + ".v.weight")));
+  auto self_bias = position_bias(decoder_bias_, 1, step + 1, false, step).to(h.scalar_type());
+  for (size_t i = 0; i < decoder_.size(); ++i) {
+    const auto& b = decoder_[i];
     auto& kv = cache.self[i];
-    kv.k = kv.k.defined() ? torch::cat({kv.k, k}, 2) : k;
-    kv.v = kv.v.defined() ? torch::cat({kv.v, v}, 2) : v;
-    auto scores = torch::matmul(q, kv.k.transpose(2, 3)) + self_bias;
-    auto w = torch::softmax(scores.to(torch::kFloat32), -1).to(scores.scalar_type());
-    auto out = torch::matmul(w, kv.v).transpose(1, 2).reshape({R, 1, H * dk});
-    h = h + torch::nn::functional::linear(out, param(sp + ".o.weight"));
-    // cross-attention: the G rows of one example are G queries against that example's keys and values
-    n = rms_norm(h, b + "layer.1.layer_norm.weight");
-    const auto cp = b + "layer.1.EncDecAttention";
-    auto cq = torch::nn::functional::linear(n, param(cp + ".q.weight")).view({B, G, H, dk}).transpose(1, 2);
-    auto cs = torch::matmul(cq, cache.cross[i].k.transpose(2, 3)) + cache.cross_bias;  // [B, H, G, L]
-    auto cw = torch::softmax(cs.to(torch::kFloat32), -1).to(cs.scalar_type());
-    auto co = torch::matmul(cw, cache.cross[i].v).transpose(1, 2).reshape({R, 1, H * dk});
-    h = h + torch::nn::functional::linear(co, param(cp + ".o.weight"));
-    n = rms_norm(h, b + "layer.2.layer_norm.weight");
-    h = h + feed_forward(n, b + "layer.2.DenseReluDense");
+    if (step >= kv.k.size(2)) throw std::logic_error("decode_step: position beyond the cache's capacity");
+    auto n = rms_norm(h, b.self_norm);
+    auto fresh = project_kv(b.self, n);
+    kv.k.narrow(2, step, 1).copy_(fresh.k);
+    kv.v.narrow(2, step, 1).copy_(fresh.v);
+    kv.len = step + 1;
+    h = h + attend(b.self, n, kv, self_bias);
+    h = h + attend(b.cross, rms_norm(h, b.cross_norm), cache.cross[i], cache.cross_bias);
+    h = h + feed_forward(b.ff, rms_norm(h, b.ff_norm));
   }
-  h = rms_norm(h, "decoder.final_layer_norm.weight");
-  return lm_head(h).squeeze(1);
+  return lm_head(rms_norm(h, decoder_norm_)).squeeze(1);
 }
 
-void P5Model::select_rows(DecoderCache& cache, const torch::Tensor& rows, bool self_only) {
-  for (auto& kv : cache.self)
-    if (kv.k.defined()) {
-      kv.k = kv.k.index_select(0, rows);
-      kv.v = kv.v.index_select(0, rows);
-    }
-  if (self_only) return;
-  for (auto& kv : cache.cross) {
+void P5Model::select_rows(DecoderCache& cache, const torch::Tensor& rows, const std::optional<torch::Tensor>& examples) {
+  for (auto& kv : cache.self) {
     kv.k = kv.k.index_select(0, rows);
     kv.v = kv.v.index_select(0, rows);
   }
-  cache.cross_bias = cache.cross_bias.index_select(0, rows);
+  if (!examples) return;
+  for (auto& kv : cache.cross) {
+    kv.k = kv.k.index_select(0, *examples);
+    kv.v = kv.v.index_select(0, *examples);
+  }
+  cache.cross_bias = cache.cross_bias.index_select(0, *examples);
 }
 
 }  // namespace paprec

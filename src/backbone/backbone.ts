@@ -8,7 +8,8 @@ import { native, type NativeBackbone, type NativeConfig, type NativeGenerateOpti
 import { toNativeBatch, type TokenBatch } from './batch.js';
 
 export type Device = 'cpu' | 'cuda' | 'auto' | `cuda:${number}`;
-export type Dtype = 'fp32' | 'tf32' | 'bf16';
+/** fp32 (exact, HF's protocol); bf16 (CUDA, or a CPU with AMX / AVX512-BF16); tf32 (CUDA); auto: bf16 where it runs natively. */
+export type Dtype = 'fp32' | 'tf32' | 'bf16' | 'auto';
 
 export interface BackboneOptions {
   device?: Device | string;
@@ -56,8 +57,20 @@ export interface InputGradientsResult {
 }
 
 function nativeConfig(c: P5Config): NativeConfig {
-  const { padTokenId: _pad, eosTokenId: _eos, decoderStartTokenId: _start, feedForwardProj: _ff, ...shape } = c;
+  const { padTokenId: _pad, eosTokenId: _eos, decoderStartTokenId: _start, ...shape } = c;
   return shape;
+}
+
+/**
+ * What `dtype` means on `device` (`auto`: bf16 where the hardware runs it natively, else fp32), or a PaprecError
+ * naming the device and what it supports.
+ */
+export function resolveDtype(dtype: Dtype | string, device: Device | string): 'fp32' | 'bf16' | 'tf32' {
+  try {
+    return native().resolveDtype(dtype, device);
+  } catch (err) {
+    throw new PaprecError((err as Error).message);
+  }
 }
 
 /** Creating a native model can throw (bad device): make that a PaprecError. */

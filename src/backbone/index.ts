@@ -1,2 +1,2 @@
-export { Backbone, type BackboneOptions, type Device, type Dtype, type ForwardResult, type InputGradientsResult } from './backbone.js';
+export { Backbone, resolveDtype, type BackboneOptions, type Device, type Dtype, type ForwardResult, type InputGradientsResult } from './backbone.js';
 export { toNativeBatch, type TokenBatch, type Rows } from './batch.js';

@@ -18,10 +18,12 @@ import {
   type Prompt,
 } from '../prompts/index.js';
 import { bleu4, hitRatePerExample, mean, ndcgPerExample, rouge } from '../metrics/index.js';
-import { Backbone } from '../backbone/index.js';
+import { Backbone, type Dtype } from '../backbone/index.js';
+import { dtypeOption, type CliDtype } from './dtype.js';
 import { ResidentExampleSet } from '../engine/index.js';
 import { popularRanks } from '../baselines/popular.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { Recommender } from '../recommend/index.js';
+import { checkWritable, writeFileAtomic } from '../util/fs.js';
 
 export interface EvalOptions {
   data: string;
@@ -37,12 +39,16 @@ export interface EvalOptions {
   maxLength?: number;
   maxUsers?: number;
   device?: string;
+  /** fp32 (default, HF's exact protocol), bf16 or auto. */
+  dtype?: Dtype;
   baseline?: 'popular';
   /** Base seed of the rendering; run r uses seed + r (default: the dataset's seed). */
   seed?: number;
   batchSize?: number;
   streams?: number;
   json?: string;
+  /** Also decode constrained to valid items (the catalogue; matching: the row's candidates), reported beside. */
+  constrained?: boolean;
 }
 
 export interface MetricSummary {
@@ -60,11 +66,15 @@ export interface EvalReport {
   metrics: Record<string, MetricSummary>;
   baseline?: { name: 'popular'; metrics: Record<string, MetricSummary> };
   interrupted: boolean;
+  /** --constrained: the same metrics with decoding constrained to valid items. */
+  constrained?: Record<string, MetricSummary>;
 }
 
 export interface EvalIo {
   progress?: (line: string) => void;
   shouldStop?: () => boolean;
+  /** Sees the finished report before the --json file is written (the CLI prints the table there). */
+  report?: (r: EvalReport) => void;
 }
 
 /** The metric names of the paper's tables. */
@@ -140,6 +150,10 @@ export async function runEval(o: EvalOptions, io: EvalIo = {}): Promise<EvalRepo
   if (!Number.isInteger(beams) || beams < 1) fail('eval', `--beams must be a positive integer, got ${beams}`);
   if (o.baseline !== undefined && o.baseline !== 'popular') fail('eval', `--baseline must be popular, got ${o.baseline}`);
   if (o.baseline && o.task === 'explanation') fail('eval', '--baseline popular ranks items: not for the explanation task');
+  for (const [flag, v, max] of [['--streams', o.streams, 64], ['--batch-size', o.batchSize, 1 << 20], ['--max-length', o.maxLength, 4096], ['--max-users', o.maxUsers, Number.MAX_SAFE_INTEGER]] as const) {
+    if (v !== undefined && (!Number.isInteger(v) || v < 1 || v > max)) fail('eval', `${flag} must be an integer in 1..${max}, got ${v}`);
+  }
+  if (o.json) await checkWritable(o.json);
   const say = io.progress ?? (() => {});
 
   const dataset = await loadDataset(o.data, {
@@ -152,7 +166,7 @@ export async function runEval(o: EvalOptions, io: EvalIo = {}): Promise<EvalRepo
     o.prompt === 'seen' || o.prompt === 'unseen'
       ? baselinePrompt({ task: o.task, kind: o.prompt })
       : await promptFromFile(o.prompt, o.task, tokenizer, numUsers);
-  const backbone = await Backbone.load(o.model, { device: o.device ?? 'auto' });
+  const backbone = await Backbone.load(o.model, { device: o.device ?? 'auto', dtype: o.dtype ?? 'fp32' });
   if (backbone.config.vocabSize !== tokenizer.vocabSize) {
     backbone.dispose();
     fail('eval', `the model's vocabulary (${backbone.config.vocabSize}) differs from the tokenizer's (${tokenizer.vocabSize})`);
@@ -161,6 +175,9 @@ export async function runEval(o: EvalOptions, io: EvalIo = {}): Promise<EvalRepo
   const names = metricNames(o.task);
   const perRun: Array<Record<string, number>> = [];
   const baselineRuns: Array<Record<string, number>> = [];
+  const constrainedRuns: Array<Record<string, number>> = [];
+  if (o.constrained && !ranking) fail('eval', '--constrained decodes item ids: not for the explanation task');
+  const constrainedPath = o.constrained ? new Recommender({ backbone, tokenizer, prompt, dataset }) : undefined;
   const seed0 = o.seed ?? dataset.seed;
   let examples = 0;
   let interrupted = false;
@@ -179,7 +196,7 @@ export async function runEval(o: EvalOptions, io: EvalIo = {}): Promise<EvalRepo
         ...(o.maxUsers !== undefined ? { maxUsers: o.maxUsers } : {}),
       });
       examples = set.size;
-      say(`run ${run + 1}/${runs}: ${set.size} ${o.task} examples (${split}), ${beams} beams on ${backbone.device}`);
+      say(`run ${run + 1}/${runs}: ${set.size} ${o.task} examples (${split}), ${beams} beams on ${backbone.device} in ${backbone.dtype}`);
       const started = Date.now();
       const resident = ResidentExampleSet.upload(backbone, set, {
         ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
@@ -209,6 +226,11 @@ export async function runEval(o: EvalOptions, io: EvalIo = {}): Promise<EvalRepo
       } finally {
         resident.dispose();
       }
+      if (constrainedPath) {
+        const exs = promptExamples(dataset, o.task, split, seed, o.maxUsers);
+        const opts = { beams, returnSequences: Math.min(10, beams), maxLength, constrained: true, ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}) };
+        constrainedRuns.push(rankingTable(o.task, await constrainedPath.rankTargets(exs, opts)));
+      }
       if (o.baseline === 'popular') {
         baselineRuns.push(rankingTable(o.task, popularRanks(dataset, promptExamples(dataset, o.task, split, seed, o.maxUsers))));
       }
@@ -229,6 +251,9 @@ export async function runEval(o: EvalOptions, io: EvalIo = {}): Promise<EvalRepo
     interrupted,
   };
   if (o.baseline === 'popular') report.baseline = { name: 'popular', metrics: summarize(baselineRuns, names) };
+  if (constrainedPath) report.constrained = summarize(constrainedRuns.slice(0, perRun.length), names);
+  // The table first: a failed --json write must not throw away what was computed.
+  io.report?.(report);
   if (o.json) await writeFileAtomic(o.json, JSON.stringify(report, null, 2) + '\n');
   return report;
 }
@@ -238,6 +263,7 @@ export function formatEvalTable(r: EvalReport): string {
   const names = Object.keys(r.metrics);
   const cell = (s: MetricSummary) => `${s.mean.toFixed(4)} ± ${s.std.toFixed(4)}`;
   const rows: string[][] = [['prompt', ...names], [r.prompt, ...names.map((n) => cell(r.metrics[n]!))]];
+  if (r.constrained) rows.push([`${r.prompt} (constrained)`, ...names.map((n) => cell(r.constrained![n]!))]);
   if (r.baseline) rows.push(['popular', ...names.map((n) => cell(r.baseline!.metrics[n]!))]);
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
   const line = (row: string[]) => row.map((v, c) => v.padEnd(widths[c]!)).join('  ');
@@ -257,11 +283,13 @@ interface EvalArgs {
   'max-length': number;
   'max-users'?: number;
   device: string;
+  dtype: CliDtype;
   baseline?: 'popular';
   seed?: number;
   'batch-size'?: number;
   streams?: number;
   json?: string;
+  constrained: boolean;
 }
 
 export const evalCommand: CommandModule<object, EvalArgs> = {
@@ -280,11 +308,13 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
       .option('max-length', { type: 'number', default: 50, describe: 'generation length incl. the start token' })
       .option('max-users', { type: 'number', describe: 'only users 1..N (quick runs)' })
       .option('device', { type: 'string', default: 'auto', describe: 'cpu | cuda | cuda:N | auto' })
+      .option('dtype', dtypeOption)
       .option('baseline', { choices: ['popular'] as const, describe: 'also rank by training popularity' })
       .option('seed', { type: 'number', describe: 'base rendering seed (default: the dataset seed)' })
       .option('batch-size', { type: 'number', describe: 'examples per engine batch (default 32)' })
       .option('streams', { type: 'number', describe: 'engine shards / CUDA streams' })
-      .option('json', { type: 'string', describe: 'write the report as JSON to this file' }) as unknown as Argv<EvalArgs>,
+      .option('json', { type: 'string', describe: 'write the report as JSON to this file' })
+      .option('constrained', { type: 'boolean', default: false, describe: 'also decode constrained to valid items; both rows side by side' }) as unknown as Argv<EvalArgs>,
   handler: async (args) => {
     let stop = false;
     const onSigint = () => {
@@ -294,7 +324,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
     };
     process.on('SIGINT', onSigint);
     try {
-      const report = await runEval(
+      await runEval(
         {
           data: args.data,
           model: args.model,
@@ -306,16 +336,21 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
           beams: args.beams,
           maxLength: args['max-length'],
           device: args.device,
+          dtype: args.dtype,
           ...(args['max-users'] !== undefined ? { maxUsers: args['max-users'] } : {}),
           ...(args.baseline ? { baseline: args.baseline } : {}),
           ...(args.seed !== undefined ? { seed: args.seed } : {}),
           ...(args['batch-size'] !== undefined ? { batchSize: args['batch-size'] } : {}),
           ...(args.streams !== undefined ? { streams: args.streams } : {}),
           ...(args.json ? { json: args.json } : {}),
+          ...(args.constrained ? { constrained: true } : {}),
         },
-        { progress: (l) => process.stderr.write(`${l}\n`), shouldStop: () => stop },
+        {
+          progress: (l) => process.stderr.write(`${l}\n`),
+          shouldStop: () => stop,
+          report: (r) => process.stdout.write(formatEvalTable(r) + '\n'),
+        },
       );
-      process.stdout.write(formatEvalTable(report) + '\n');
     } finally {
       process.off('SIGINT', onSigint);
     }

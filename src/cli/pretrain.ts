@@ -1,9 +1,11 @@
 import cliProgress from 'cli-progress';
 import type { Argv, CommandModule } from 'yargs';
+import { dtypeOption, type CliDtype } from './dtype.js';
 import { PaprecError } from '../errors.js';
 import { PRESETS } from '../checkpoint/index.js';
 import { KEEP_BEST_BY, OPTIMIZERS, pretrain, type KeepBestBy, type Optimizer, type PretrainEvent, PRETRAIN_TASKS } from '../train/index.js';
 import type { Task } from '../types.js';
+import { lockOutputDir } from '../util/lock.js';
 
 interface PretrainArgs {
   data: string;
@@ -17,7 +19,8 @@ interface PretrainArgs {
   tasks: string;
   'max-users'?: number;
   device: string;
-  bf16: boolean;
+  bf16?: boolean;
+  dtype: CliDtype;
   seed: number;
   overwrite: boolean;
   resume: boolean;
@@ -31,6 +34,7 @@ interface PretrainArgs {
   'val-users': number;
   'val-beams': number;
   out: string;
+  force: boolean;
 }
 
 function parseTasks(text: string): Task[] {
@@ -50,7 +54,7 @@ function progressBar(): { onEvent: (e: PretrainEvent) => void; stop: () => void 
   let active = false;
   const onEvent = (e: PretrainEvent) => {
     if (e.type === 'start') {
-      process.stderr.write(`pretrain: ${e.parameters.toLocaleString('en-US')} parameters, ${e.examplesPerEpoch} examples / ${e.stepsPerEpoch} steps per epoch\n`);
+      process.stderr.write(`pretrain: ${e.parameters.toLocaleString('en-US')} parameters on ${e.device} in ${e.dtype}, ${e.examplesPerEpoch} examples / ${e.stepsPerEpoch} steps per epoch\n`);
     } else if (e.type === 'step') {
       const p = e.progress;
       const payload = { epoch: e.epoch + 1, loss: p.loss.toFixed(4), eps: p.examplesPerSecond.toFixed(0), lr: p.lr.toExponential(2) };
@@ -107,7 +111,8 @@ export const pretrainCommand: CommandModule<object, PretrainArgs> = {
       .option('tasks', { type: 'string', default: 'sequential,matching', describe: `comma-separated: ${PRETRAIN_TASKS.join(', ')}` })
       .option('max-users', { type: 'number', describe: 'train on users 1..N only' })
       .option('device', { type: 'string', default: 'auto', describe: 'cpu | cuda | cuda:N | auto' })
-      .option('bf16', { type: 'boolean', default: false, describe: 'bf16 autocast (CUDA only)' })
+      .option('dtype', { ...dtypeOption, describe: `${dtypeOption.describe}: bf16 = autocast over fp32 weights` })
+      .option('bf16', { type: 'boolean', hidden: true, describe: 'same as --dtype bf16' })
       .option('seed', { type: 'number', default: 1 })
       .option('overwrite', { type: 'boolean', default: false, describe: 'replace a non-empty output folder' })
       .option('resume', { type: 'boolean', default: false, describe: 'continue the run saved in the output folder' })
@@ -124,7 +129,8 @@ export const pretrainCommand: CommandModule<object, PretrainArgs> = {
         default: 'surrogate',
         describe: 'what picks the kept epoch: validation HR@5 + NDCG@5 (ties: loss), or the loss alone',
       })
-      .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'output folder' }) as unknown as Argv<PretrainArgs>,
+      .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'output folder' })
+      .option('force', { type: 'boolean', default: false, describe: 'take over a stale lock of the output folder (a run killed with kill -9)' }) as unknown as Argv<PretrainArgs>,
   handler: async (args) => {
     const controller = new AbortController();
     let interrupts = 0;
@@ -134,6 +140,7 @@ export const pretrainCommand: CommandModule<object, PretrainArgs> = {
       process.stderr.write('\ninterrupt: stopping after this step and saving the state (Ctrl-C again to quit now)\n');
       controller.abort();
     };
+    const lock = await lockOutputDir(args.out, `paprec ${process.argv.slice(2).join(' ')}`, { force: args.force });
     process.on('SIGINT', onSigint);
     const bar = progressBar();
     try {
@@ -151,7 +158,7 @@ export const pretrainCommand: CommandModule<object, PretrainArgs> = {
           tasks: parseTasks(args.tasks),
           ...(args['max-users'] !== undefined ? { maxUsers: args['max-users'] } : {}),
           device: args.device,
-          bf16: args.bf16,
+          dtype: args.bf16 ? 'bf16' : args.dtype,
           seed: args.seed,
           overwrite: args.overwrite,
           resume: args.resume,
@@ -172,6 +179,7 @@ export const pretrainCommand: CommandModule<object, PretrainArgs> = {
       process.stdout.write(`${r.completed ? 'trained' : 'stopped'}: ${r.outDir}, ${best}\n`);
       if (!r.completed) process.exitCode = 130;
     } finally {
+      lock.release();
       bar.stop();
       process.off('SIGINT', onSigint);
     }

@@ -1,30 +1,34 @@
 import type { Argv, CommandModule } from 'yargs';
+import { dtypeOption, type CliDtype } from './dtype.js';
 import { PaprecError } from '../errors.js';
 import { runSearch, type RunProgress } from '../search/run.js';
+import { lockOutputDir } from '../util/lock.js';
 
 interface SearchArgs {
   data?: string;
   model?: string;
   tokenizer?: string;
   task?: string;
-  personalized: boolean;
-  length: string;
-  placement: string;
-  'user-position': string;
-  k: number;
-  'alpha-seq': number;
-  'alpha-exp': number;
-  beams: number;
-  criterion: string;
-  epochs: number;
-  seed: number;
+  personalized?: boolean;
+  length?: string;
+  placement?: string;
+  'user-position'?: string;
+  k?: number;
+  'alpha-seq'?: number;
+  'alpha-exp'?: number;
+  beams?: number;
+  criterion?: string;
+  epochs?: number;
+  seed?: number;
   'max-users'?: number;
-  device: string;
+  device?: string;
+  dtype?: CliDtype;
   streams?: number;
   'gradient-sample'?: number;
-  runs: number;
+  runs?: number;
   out?: string;
   resume?: string;
+  force: boolean;
 }
 
 function fmt(x: number | null | undefined): string {
@@ -65,65 +69,70 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
       .option('model', { type: 'string', describe: 'P5 checkpoint (HF folder, .safetensors or .pth)' })
       .option('tokenizer', { type: 'string', describe: 'tokenizer.json or spiece.model' })
       .option('task', { type: 'string', describe: 'sequential | explanation | matching' })
-      .option('personalized', { type: 'boolean', default: false, describe: 'also search the per-user token [T_u]' })
-      .option('length', { type: 'string', default: 'auto', describe: 'task tokens l: auto (5 and 6), a number, or a list to sweep (3,4,5,6,7)' })
-      .option('placement', { type: 'string', default: 'suffix', choices: ['suffix', 'prefix', 'both'], describe: 'trigger tokens after / before the task argument' })
-      .option('user-position', { type: 'string', default: 'end', choices: ['end', 'start'], describe: 'where [T_u] sits among the trigger tokens' })
-      .option('k', { type: 'number', default: 5, describe: 'candidates per round' })
-      .option('alpha-seq', { type: 'number', default: 1, describe: 'surrogate weight of NDCG@5' })
-      .option('alpha-exp', { type: 'number', default: 0.1, describe: 'surrogate weight of ROUGE-L' })
-      .option('beams', { type: 'number', default: 5, describe: 'beams of the surrogate pass' })
-      .option('criterion', { type: 'string', default: 'surrogate', choices: ['surrogate', 'loss', 'full'], describe: 'selection criterion' })
-      .option('epochs', { type: 'number', default: 50, describe: 'maximum epochs per search' })
-      .option('seed', { type: 'number', default: 2022, describe: 'slot choice, gradient sample and rendering seed' })
+      .option('personalized', { type: 'boolean', describe: 'also search the per-user token [T_u] (default: off)' })
+      .option('length', { type: 'string', describe: 'task tokens l: auto (5 and 6; the default), a number, or a list to sweep (3,4,5,6,7)' })
+      .option('placement', { type: 'string', choices: ['suffix', 'prefix', 'both'], describe: 'trigger tokens after / before the task argument (default: suffix)' })
+      .option('user-position', { type: 'string', choices: ['end', 'start'], describe: 'where [T_u] sits among the trigger tokens (default: end)' })
+      .option('k', { type: 'number', describe: 'candidates per round (default: 5)' })
+      .option('alpha-seq', { type: 'number', describe: 'surrogate weight of NDCG@5 (default: 1)' })
+      .option('alpha-exp', { type: 'number', describe: 'surrogate weight of ROUGE-L (default: 0.1)' })
+      .option('beams', { type: 'number', describe: 'beams of the surrogate pass (default: 5)' })
+      .option('criterion', { type: 'string', choices: ['surrogate', 'loss', 'full'], describe: 'selection criterion (default: surrogate)' })
+      .option('epochs', {
+        type: 'number',
+        describe: 'maximum epochs per search (default: 50); with --resume it may be raised on purpose (stopped searches continue to it)',
+      })
+      .option('seed', { type: 'number', describe: 'slot choice, gradient sample and rendering seed (default: 2022)' })
       .option('max-users', { type: 'number', describe: 'use users 1..N only' })
-      .option('device', { type: 'string', default: 'cpu', describe: 'cpu, cuda, cuda:N or auto' })
-      .option('streams', { type: 'number', describe: 'evaluation shards (CUDA streams)' })
+      .option('device', { type: 'string', describe: 'cpu, cuda, cuda:N or auto (default: cpu; may change on --resume)' })
+      .option('dtype', { choices: dtypeOption.choices, describe: `${dtypeOption.describe} (default: fp32; may change on --resume)` })
+      .option('streams', { type: 'number', describe: 'evaluation shards (CUDA streams; may change on --resume)' })
       .option('gradient-sample', { type: 'number', describe: 'training rows per task-gradient pass (default: all)' })
-      .option('runs', { type: 'number', default: 5, describe: 'test runs of the report' })
+      .option('runs', { type: 'number', describe: 'test runs of the report (default: 5)' })
       .option('out', { alias: 'o', type: 'string', describe: 'output folder' })
-      .option('resume', { type: 'string', describe: 'continue the search saved in this folder' }) as unknown as Argv<SearchArgs>,
+      .option('resume', { type: 'string', describe: 'continue the search saved in this folder (options given again must match, but --epochs may rise)' })
+      .option('force', { type: 'boolean', default: false, describe: 'take over a stale lock of the output folder (a run killed with kill -9)' }) as unknown as Argv<SearchArgs>,
   handler: async (args) => {
     const out = args.resume ?? args.out;
     if (!out) throw new PaprecError('search: name the output folder with -o OUTDIR (or --resume OUTDIR)');
     if (!args.resume && !args.task) throw new PaprecError('search: --task is required (sequential, explanation or matching)');
+    if (args.resume && args.out && args.out !== args.resume) throw new PaprecError(`search: --resume ${args.resume} and -o ${args.out} name different folders; give one`);
     const ac = new AbortController();
     const onSigint = () => {
       if (ac.signal.aborted) process.exit(130); // a second Ctrl-C: stop now (the last round's state is on disk)
       process.stderr.write('\nstopping after the current round (Ctrl-C again to quit now)...\n');
       ac.abort();
     };
+    const lock = await lockOutputDir(out, `paprec ${process.argv.slice(2).join(' ')}`, { force: args.force });
     process.on('SIGINT', onSigint);
     try {
+      const given = {
+        data: args.data,
+        model: args.model,
+        tokenizer: args.tokenizer,
+        task: args.task,
+        personalized: args.personalized,
+        length: args.length,
+        placement: args.placement as 'suffix' | 'prefix' | 'both' | undefined,
+        userPosition: args['user-position'] as 'end' | 'start' | undefined,
+        k: args.k,
+        alphaSeq: args['alpha-seq'],
+        alphaExp: args['alpha-exp'],
+        beams: args.beams,
+        criterion: args.criterion,
+        epochs: args.epochs,
+        seed: args.seed,
+        maxUsers: args['max-users'],
+        device: args.device,
+        dtype: args.dtype,
+        streams: args.streams,
+        gradientSample: args['gradient-sample'],
+        runs: args.runs,
+      };
+      // Only the options given on the command line: the rest take the paper's defaults (or, on --resume, the saved values).
+      const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
       const r = await runSearch(
-        {
-          out,
-          signal: ac.signal,
-          ...(args.resume
-            ? { resume: true, ...(args.device !== 'cpu' ? { device: args.device } : {}), ...(args.streams !== undefined ? { streams: args.streams } : {}) }
-            : {
-                data: args.data,
-                model: args.model,
-                tokenizer: args.tokenizer,
-                task: args.task!,
-                personalized: args.personalized,
-                length: args.length,
-                placement: args.placement as 'suffix' | 'prefix' | 'both',
-                userPosition: args['user-position'] as 'end' | 'start',
-                k: args.k,
-                alphaSeq: args['alpha-seq'],
-                alphaExp: args['alpha-exp'],
-                beams: args.beams,
-                criterion: args.criterion,
-                epochs: args.epochs,
-                seed: args.seed,
-                maxUsers: args['max-users'],
-                device: args.device,
-                streams: args.streams,
-                gradientSample: args['gradient-sample'],
-                runs: args.runs,
-              }),
-        },
+        { out, signal: ac.signal, ...defined, ...(args.resume ? { resume: true } : { task: args.task! }) },
         progressPrinter(),
       );
       if (r.interrupted) {
@@ -134,6 +143,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
       process.stderr.write('\n');
       process.stdout.write(`wrote ${out}/prompt.json, history.jsonl, report.md, report.json, surrogate.svg\n`);
     } finally {
+      lock.release();
       process.off('SIGINT', onSigint);
     }
   },

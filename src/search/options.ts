@@ -32,6 +32,8 @@ export interface SearchOptionsInput {
   seed?: number;
   maxUsers?: number;
   device?: string;
+  /** fp32 (default), bf16 or auto; may change on resume, like the device. */
+  dtype?: 'fp32' | 'bf16' | 'auto';
   streams?: number;
   /** Training rows per gradient pass (seeded sample); default all. */
   gradientSample?: number;
@@ -58,6 +60,7 @@ export interface SearchOptions {
   seed: number;
   maxUsers?: number;
   device: string;
+  dtype?: 'fp32' | 'bf16' | 'auto';
   streams?: number;
   gradientSample?: number;
   runs: number;
@@ -140,6 +143,7 @@ export function resolveSearchOptions(input: SearchOptionsInput): SearchOptions {
     maxLength: positiveInt('max-length', input.maxLength ?? DEFAULTS.maxLength, 4096),
   };
   if (input.maxUsers !== undefined) out.maxUsers = positiveInt('max-users', input.maxUsers);
+  if (input.dtype !== undefined && input.dtype !== 'fp32') out.dtype = input.dtype;
   if (input.streams !== undefined) out.streams = positiveInt('streams', input.streams, 64);
   if (input.gradientSample !== undefined) out.gradientSample = positiveInt('gradient-sample', input.gradientSample);
   return out;

@@ -140,7 +140,7 @@ async function prepare(input: RunSearchInput, report: (p: RunProgress) => void):
   });
   if (opts.task === 'explanation' && !dataset.reviews) fail(inputs.data, 'the explanation task needs exp_splits.pkl (explanation data) in the data folder');
 
-  const backbone = await Backbone.load(inputs.model, { device: opts.device });
+  const backbone = await Backbone.load(inputs.model, { device: opts.device, dtype: opts.dtype ?? 'fp32' });
   checkAgainstVocabulary(opts, { ...vocab, modelVocab: backbone.config.vocabSize });
 
   if (!state) {

@@ -185,6 +185,7 @@ function asInput(o: SearchOptions): SearchOptionsInput {
 export function resumeOptions(saved: SearchOptions, given: Partial<SearchOptionsInput>, file: string): SearchOptions {
   const out: SearchOptions = { ...saved };
   if (given.device !== undefined) out.device = given.device;
+  if (given.dtype !== undefined) out.dtype = given.dtype;
   if (given.streams !== undefined) out.streams = resolveSearchOptions({ task: saved.task, streams: given.streams }).streams!;
   const changed: string[] = [];
   for (const key of Object.keys(FLAG_OF)) {

@@ -12,14 +12,15 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { PaprecError, fail } from '../errors.js';
-import { Backbone } from '../backbone/backbone.js';
+import { Backbone, resolveDtype } from '../backbone/backbone.js';
 import { PRESETS, resolveConfig, type P5Config } from '../checkpoint/index.js';
 import { loadDataset } from '../data/dataset.js';
 import { MAX_HISTORY } from '../data/splits.js';
 import { SegmentEncoder } from '../prompts/segmentEncoder.js';
 import { loadTokenizer } from '../tokenizer/load.js';
 import type { Task } from '../types.js';
-import { exists } from '../util/fs.js';
+import { appendFileSynced, ensureDir, exists } from '../util/fs.js';
+import { userEntries } from '../util/lock.js';
 import { epochExamples, packTrainData, PRETRAIN_TASKS } from './data.js';
 import { hasTrainState, identityMismatch, loadTrainState, OPTIMIZERS, saveTrainState, stateDir, type Optimizer, type RunIdentity } from './state.js';
 import { BackboneTrainer, type TrainProgress } from './trainer.js';
@@ -42,8 +43,8 @@ export interface PretrainOptions {
   tasks?: Task[];
   maxUsers?: number;
   device?: string;
-  /** bf16 autocast (CUDA only). */
-  bf16?: boolean;
+  /** fp32 (default); bf16: autocast over fp32 weights (CUDA, or a CPU with AMX / AVX512-BF16); auto: bf16 where native. */
+  dtype?: 'fp32' | 'bf16' | 'auto';
   /** Seeds the initial weights, the epochs' examples, the batch order and dropout (default 1). */
   seed?: number;
   overwrite?: boolean;
@@ -73,7 +74,7 @@ export interface PretrainOptions {
 }
 
 export type PretrainEvent =
-  | { type: 'start'; epochs: number; startEpoch: number; examplesPerEpoch: number; stepsPerEpoch: number; totalSteps: number; parameters: number }
+  | { type: 'start'; epochs: number; startEpoch: number; examplesPerEpoch: number; stepsPerEpoch: number; totalSteps: number; parameters: number; device: string; dtype: string }
   | { type: 'step'; epoch: number; progress: TrainProgress }
   | { type: 'epoch'; epoch: number; trainLoss: number; validation: Validation; best: boolean; seconds: number; examplesPerSecond: number }
   | { type: 'stopped'; epoch: number; batch: number; step: number };
@@ -117,12 +118,12 @@ async function prepareOutDir(out: string, overwrite: boolean, resume: boolean): 
     return;
   }
   if (exists(out)) {
-    const entries = await fsp.readdir(out).catch(() => fail(out, 'output path exists and is not a folder'));
+    const entries = await userEntries(out).catch(() => fail(out, 'output path exists and is not a folder'));
     if (entries.length > 0 && !overwrite) fail(out, 'output folder exists and is not empty; pass --overwrite to replace it, or --resume to continue it');
     for (const f of OUTPUTS) await fsp.rm(path.join(out, f), { force: true });
     await fsp.rm(stateDir(out), { recursive: true, force: true });
   }
-  await fsp.mkdir(out, { recursive: true });
+  await ensureDir(out);
 }
 
 export async function pretrain(opts: PretrainOptions, onEvent: (e: PretrainEvent) => void = () => {}): Promise<PretrainResult> {
@@ -179,8 +180,9 @@ export async function pretrain(opts: PretrainOptions, onEvent: (e: PretrainEvent
 
   const backbone = await Backbone.create(config, { device: opts.device ?? 'cpu', seed });
   const logFile = path.join(opts.out, 'train_log.jsonl');
-  const log = (record: Record<string, unknown>) => fsp.appendFile(logFile, `${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`);
+  const log = (record: Record<string, unknown>) => appendFileSynced(logFile, `${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`);
   try {
+    const dtype = resolveDtype(opts.dtype ?? 'fp32', backbone.device);
     const trainer = new BackboneTrainer(backbone, {
       lr: opts.lr,
       weightDecay: identity.weightDecay,
@@ -189,7 +191,7 @@ export async function pretrain(opts: PretrainOptions, onEvent: (e: PretrainEvent
       warmupSteps: identity.warmupSteps,
       totalSteps,
       seed,
-      bf16: opts.bf16 ?? false,
+      bf16: dtype === 'bf16',
     });
     let startEpoch = 0;
     let startBatch = 0;
@@ -206,7 +208,7 @@ export async function pretrain(opts: PretrainOptions, onEvent: (e: PretrainEvent
       best = saved.state.best;
     }
     const parameters = backbone.native.shapes().reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0);
-    onEvent({ type: 'start', epochs: opts.epochs, startEpoch, examplesPerEpoch, stepsPerEpoch, totalSteps, parameters });
+    onEvent({ type: 'start', epochs: opts.epochs, startEpoch, examplesPerEpoch, stepsPerEpoch, totalSteps, parameters, device: backbone.device, dtype });
     await log({ event: opts.resume ? 'resume' : 'start', epoch: startEpoch, batch: startBatch, identity, examplesPerEpoch, parameters });
 
     const valSet = validationSet(dataset, tokenizer, Math.min(opts.validationUsers ?? 1000, dataset.users.length));

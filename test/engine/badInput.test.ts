@@ -11,7 +11,23 @@ describe('engine bad input', () => {
     await expect(Backbone.create(tiny, { device: 'cuda' })).rejects.toThrow(/device 'cuda' requested but no CUDA GPU/);
     await expect(Backbone.create(tiny, { device: 'cuda:1' })).rejects.toThrow(/cuda:1/);
     await expect(Backbone.create(tiny, { device: 'tpu' })).rejects.toThrow(/expected cpu, cuda, cuda:N or auto/);
-    await expect(Backbone.create(tiny, { dtype: 'bf16' })).rejects.toThrow(/bf16.*CUDA/);
+    await expect(Backbone.create(tiny, { dtype: 'tf32' })).rejects.toThrow(/tf32.*CUDA/);
+  });
+
+  it('runs bf16 on the CPU only where it is native, and refuses fp16 (T5 overflows in it)', async () => {
+    const info = native().info();
+    if (info.cpuAutoDtype === 'bf16') {
+      const b = await Backbone.create(tiny, { dtype: 'bf16' });
+      expect(b.dtype).toBe('bf16');
+      b.dispose();
+    } else {
+      // LibTorch 1.x, no oneDNN, or a CPU without AMX / AVX512-BF16: the reason is named
+      await expect(Backbone.create(tiny, { dtype: 'bf16' })).rejects.toThrow(/dtype 'bf16' on cpu: .*(LibTorch|oneDNN|bf16 matrix unit)/);
+    }
+    const auto = await Backbone.create(tiny, { dtype: 'auto' });
+    expect(auto.dtype).toBe(info.cpuAutoDtype);
+    auto.dispose();
+    await expect(Backbone.create(tiny, { dtype: 'fp16' as 'fp32' })).rejects.toThrow(/overflows in fp16/);
   });
 
   it('reports an input id outside the vocabulary with its row and column', async () => {
