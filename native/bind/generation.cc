@@ -4,6 +4,7 @@
 
 #include "bind/async.h"
 #include "bind/backbone.h"
+#include "bind/constraint.h"
 #include "bind/convert.h"
 #include "bind/generation_common.h"
 #include "bind/register.h"
@@ -56,8 +57,11 @@ Napi::Value Generate(const Napi::CallbackInfo& info, bool naive) {
     throw Napi::TypeError::New(env, "generate(backbone, batch, options)");
   auto state = NativeBackbone::StateOf(info[0]);
   auto [batch, opts] = guard(env, [&] {
-    return std::make_pair(read_batch(info[1].As<Napi::Object>(), state->model.config(), state->model.device(), false),
-                          read_generate_options(info[2].As<Napi::Object>()));
+    auto batch = read_batch(info[1].As<Napi::Object>(), state->model.config(), state->model.device(), false);
+    auto opts = read_generate_options(info[2].As<Napi::Object>());
+    opts.constraint = read_constraint(info[2].As<Napi::Object>(), batch.input_ids.size(0), state->model.config().vocab_size);
+    if (naive && opts.constraint) throw std::invalid_argument("generateNaive: constrained decoding is not supported");
+    return std::make_pair(batch, opts);
   });
   return run_async<GenerateResult>(
       env,
