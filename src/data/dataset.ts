@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { fail, PaprecError } from '../errors.js';
 import type { Dataset, DatasetStats, Review, Split } from '../types.js';
-import { exists, readFileOrFail } from '../util/fs.js';
+import { exists, readFileOrFail, readTextOrFail } from '../util/fs.js';
 import { parseDatamaps, type Datamaps } from './datamaps.js';
 import { parseExplanationSplits } from './explanations.js';
 import { parseMeta } from './meta.js';
@@ -62,10 +62,10 @@ export async function loadDataset(dir: string, opts: LoadDatasetOptions = {}): P
   const file = (name: string) => path.join(dir, name);
 
   const mapsFile = file(FILES.datamaps);
-  const maps = parseDatamaps((await readFileOrFail(mapsFile, 'P5 datamaps')).toString('utf8'), mapsFile);
+  const maps = parseDatamaps(await readTextOrFail(mapsFile, 'P5 datamaps'), mapsFile);
 
   const seqFile = file(FILES.sequential);
-  const rows = parseSequentialData((await readFileOrFail(seqFile, 'P5 sequential data')).toString('utf8'), seqFile, {
+  const rows = parseSequentialData(await readTextOrFail(seqFile, 'P5 sequential data'), seqFile, {
     maxUsers: opts.maxUsers,
   });
   if (rows.length === 0) fail(seqFile, 'no users (the file is empty)');
@@ -94,7 +94,7 @@ export async function loadDataset(dir: string, opts: LoadDatasetOptions = {}): P
   const negativesFromFile = exists(negFile);
   if (negativesFromFile) {
     const touched = users.map((u) => new Set(u.items));
-    const parsed = parseNegatives((await readFileOrFail(negFile, 'P5 negative samples')).toString('utf8'), negFile, numItems, (u) => touched[u - 1]);
+    const parsed = parseNegatives(await readTextOrFail(negFile, 'P5 negative samples'), negFile, numItems, (u) => touched[u - 1]);
     negatives = users.map((u) => {
       const negs = parsed.byUser.get(u.id);
       if (negs === undefined) fail(negFile, `no line for user ${u.id}`);

@@ -1,4 +1,5 @@
 import { fail, PaprecError } from '../errors.js';
+import { checkTextSize } from '../util/fs.js';
 import { maybeGunzip } from './gzip.js';
 import { numberedLines } from './lines.js';
 import { parsePythonLiteral } from './pyLiteral.js';
@@ -24,7 +25,9 @@ export const LOG_FORMATS: readonly LogFormat[] = ['movielens', 'csv', 'amazon-js
  *   lines of the older Amazon dumps).
  */
 export function parseInteractionLog(data: Uint8Array, file: string, format: LogFormat): Interaction[] {
-  const text = maybeGunzip(data, file).toString('utf8');
+  const raw = maybeGunzip(data, file);
+  checkTextSize(raw, file, 'interaction log');
+  const text = raw.toString('utf8');
   switch (format) {
     case 'movielens':
       return parseMovieLens(text, file);

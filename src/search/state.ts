@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { fail, PaprecError } from '../errors.js';
 import type { Placement } from '../prompts/types.js';
 import { TASKS } from '../types.js';
-import { readFileOrFail, writeFileAtomic } from '../util/fs.js';
+import { readTextOrFail, writeFileAtomic } from '../util/fs.js';
 import { any, arrayOf, bool, count, int, nullable, num, object, oneOf, str, validate, type Check } from '../util/schema.js';
 import { resolveSearchOptions, type SearchOptions, type SearchOptionsInput } from './options.js';
 
@@ -86,7 +86,7 @@ export async function saveState(outDir: string, state: RunState): Promise<void> 
 
 export async function loadState(outDir: string): Promise<RunState> {
   const file = statePath(outDir);
-  const text = (await readFileOrFail(file, 'search state (is this a `paprec search` output folder?)')).toString('utf8');
+  const text = await readTextOrFail(file, 'search state (is this a `paprec search` output folder?)');
   let raw: unknown;
   try {
     raw = JSON.parse(text);

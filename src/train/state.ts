@@ -10,7 +10,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { fail } from '../errors.js';
 import { readSafetensors, encodeSafetensors, type P5Config, type Tensor } from '../checkpoint/index.js';
-import { ensureDir, exists, readFileOrFail, removeStaleTemps, writeFileAtomic } from '../util/fs.js';
+import { ensureDir, exists, readTextOrFail, removeStaleTemps, writeFileAtomic } from '../util/fs.js';
 import { MAX_HISTORY } from '../data/splits.js';
 import { arrayOf, count, int, nullable, num, object, oneOf, str, validate, type Check } from '../util/schema.js';
 import type { OptimizerState } from './trainer.js';
@@ -123,7 +123,7 @@ const TRAIN_STATE_SCHEMA: Check = object({
 export async function loadTrainState(outDir: string): Promise<LoadedTrainState> {
   const dir = stateDir(outDir);
   const file = path.join(dir, STATE_FILE);
-  const text = (await readFileOrFail(file, 'training state (from an earlier `paprec pretrain` run)')).toString('utf8');
+  const text = await readTextOrFail(file, 'training state (from an earlier `paprec pretrain` run)');
   let raw: unknown;
   try {
     raw = JSON.parse(text);

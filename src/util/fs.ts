@@ -218,6 +218,18 @@ export const MAX_READ_BYTES = 2 ** 31 - 1;
 /** V8's longest string (about 512 MiB of UTF-16 code units): a text read whole must be below it. */
 export const MAX_TEXT_BYTES = (1 << 29) - 24;
 
+/** Read a text file whole as UTF-8: refused with its name and size when it could not fit one JavaScript string. */
+export async function readTextOrFail(file: string, role: string): Promise<string> {
+  return (await readFileOrFail(file, role, MAX_TEXT_BYTES)).toString('utf8');
+}
+
+/** Bytes about to become one string (a decompressed file): refused with the file's name and size when too large. */
+export function checkTextSize(bytes: Uint8Array, file: string, role: string): void {
+  if (bytes.length > MAX_TEXT_BYTES) {
+    throw new PaprecError(`${file}: ${role} is ${bytesText(bytes.length)} of text, more than the ${bytesText(MAX_TEXT_BYTES)} paprec reads into memory at once`);
+  }
+}
+
 export function exists(file: string): boolean {
   return existsSync(file);
 }
