@@ -150,6 +150,7 @@ export async function runEval(o: EvalOptions, io: EvalIo = {}): Promise<EvalRepo
   if (!Number.isInteger(beams) || beams < 1) fail('eval', `--beams must be a positive integer, got ${beams}`);
   if (o.baseline !== undefined && o.baseline !== 'popular') fail('eval', `--baseline must be popular, got ${o.baseline}`);
   if (o.baseline && o.task === 'explanation') fail('eval', '--baseline popular ranks items: not for the explanation task');
+  if (o.constrained && o.task === 'explanation') fail('eval', '--constrained decodes item ids: not for the explanation task');
   for (const [flag, v, max] of [['--streams', o.streams, 64], ['--batch-size', o.batchSize, 1 << 20], ['--max-length', o.maxLength, 4096], ['--max-users', o.maxUsers, Number.MAX_SAFE_INTEGER]] as const) {
     if (v !== undefined && (!Number.isInteger(v) || v < 1 || v > max)) fail('eval', `${flag} must be an integer in 1..${max}, got ${v}`);
   }
@@ -177,7 +178,6 @@ export async function runEval(o: EvalOptions, io: EvalIo = {}): Promise<EvalRepo
   const perRun: Array<Record<string, number>> = [];
   const baselineRuns: Array<Record<string, number>> = [];
   const constrainedRuns: Array<Record<string, number>> = [];
-  if (o.constrained && !ranking) fail('eval', '--constrained decodes item ids: not for the explanation task');
   const constrainedPath = o.constrained ? new Recommender({ backbone, tokenizer, prompt, dataset }) : undefined;
   const seed0 = o.seed ?? dataset.seed;
   let examples = 0;

@@ -14,9 +14,11 @@ import { pretrainCommand } from './pretrain.js';
 import { evalCommand } from './eval.js';
 import { reportCommand } from './report.js';
 import { demoCommand } from './demo.js';
+import { recommendCommand } from './recommend.js';
+import { serveCommand } from './serve.js';
 
 const COMMANDS: CommandModule<any, any>[] = [
-  infoCommand, tokenizerCommand, dataCommand, prepareCommand, pretrainCommand, evalCommand, searchCommand, reportCommand, demoCommand,
+  infoCommand, tokenizerCommand, dataCommand, prepareCommand, pretrainCommand, evalCommand, searchCommand, reportCommand, demoCommand, recommendCommand, serveCommand,
 ];
 
 function report(err: unknown): never {

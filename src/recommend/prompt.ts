@@ -15,7 +15,7 @@ export const RECOMMEND_TASKS: readonly Task[] = ['sequential', 'matching'];
 
 function checkTask(prompt: Prompt, where: string): Prompt {
   if (!RECOMMEND_TASKS.includes(prompt.task)) {
-    fail(where, `a ${prompt.task} prompt generates text, not items; recommend takes a sequential or matching prompt`);
+    fail(where, `the ${prompt.task} task generates text, not items; recommend takes a sequential or matching prompt`);
   }
   return prompt;
 }

@@ -56,7 +56,7 @@ describe('loadRecommendPrompt', () => {
   it('takes manual ids of the ranking tasks and refuses explanation ones', async () => {
     expect(await loadRecommendPrompt('2-3', tok)).toMatchObject({ type: 'manual', task: 'sequential', id: '2-3' });
     expect(await loadRecommendPrompt('5-8', tok)).toMatchObject({ type: 'manual', task: 'matching' });
-    await expect(loadRecommendPrompt('3-1', tok)).rejects.toThrow(/explanation prompt generates text, not items/);
+    await expect(loadRecommendPrompt('3-1', tok)).rejects.toThrow('prompt 3-1: the explanation task generates text, not items; recommend takes a sequential or matching prompt');
     await expect(loadRecommendPrompt('9-9', tok)).rejects.toThrow(/9-9: neither a manual prompt id \(.*2-3.*5-7.*\) nor an existing prompt file/);
   });
 
@@ -90,7 +90,7 @@ describe('loadRecommendPrompt', () => {
     writeFileSync(bad, JSON.stringify({ task: 'sequential', taskTokens: [words[0], 1] }));
     await expect(loadRecommendPrompt(bad, tok)).rejects.toThrow(/bad\.json#0: .*taskTokens\[1\] = 1 is not a word-start piece/);
     writeFileSync(bad, JSON.stringify({ task: 'explanation', taskTokens: [words[0]] }));
-    await expect(loadRecommendPrompt(bad, tok)).rejects.toThrow(/explanation prompt generates text/);
+    await expect(loadRecommendPrompt(bad, tok)).rejects.toThrow(/the explanation task generates text/);
     writeFileSync(bad, '{"task": ');
     await expect(loadRecommendPrompt(bad, tok)).rejects.toThrow(/bad\.json: not valid JSON/);
   });
