@@ -1,5 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
 import { rebuildReport } from '../search/run.js';
+import { withOutputLock } from '../util/lock.js';
 
 interface ReportArgs {
   dir: string;
@@ -11,7 +12,8 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
   describe: 'Rebuild report.md, report.json and the plots of a `paprec search` folder',
   builder: (y: Argv) => y.positional('dir', { type: 'string', demandOption: true, describe: 'output folder of paprec search' }) as unknown as Argv<ReportArgs>,
   handler: async (args) => {
-    await rebuildReport(args.dir);
+    // The report files are written into the search's folder: not while a search is writing there.
+    await withOutputLock(args.dir, `paprec ${process.argv.slice(2).join(' ')}`, {}, () => rebuildReport(args.dir));
     process.stdout.write(`wrote ${args.dir}/report.md, report.json, surrogate.svg\n`);
   },
 };

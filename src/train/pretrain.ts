@@ -19,7 +19,7 @@ import { MAX_HISTORY } from '../data/splits.js';
 import { SegmentEncoder } from '../prompts/segmentEncoder.js';
 import { loadTokenizer } from '../tokenizer/load.js';
 import type { Task } from '../types.js';
-import { appendFileSynced, ensureDir, exists } from '../util/fs.js';
+import { appendFileSynced, ensureDir, exists, removeStaleTemps } from '../util/fs.js';
 import { userEntries } from '../util/lock.js';
 import { epochExamples, packTrainData, PRETRAIN_TASKS } from './data.js';
 import { hasTrainState, identityMismatch, loadTrainState, OPTIMIZERS, saveTrainState, stateDir, type Optimizer, type RunIdentity } from './state.js';
@@ -115,6 +115,7 @@ export function pretrainConfig(
 async function prepareOutDir(out: string, overwrite: boolean, resume: boolean): Promise<void> {
   if (resume) {
     if (!hasTrainState(out)) fail(out, `nothing to resume: no ${path.join('train_state', 'state.json')} (run without --resume first)`);
+    await removeStaleTemps(out); // a model save killed mid-write (kill -9) left its temporary file
     return;
   }
   if (exists(out)) {
