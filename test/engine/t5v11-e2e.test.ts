@@ -12,6 +12,8 @@ import { runSearch } from '../../src/search/index.js';
 import { readHistory } from '../../src/search/history.js';
 import { loadTokenizer } from '../../src/tokenizer/index.js';
 import { pretrain } from '../../src/train/index.js';
+import { runEval } from '../../src/cli/eval.js';
+import { SHARED } from '../helpers/golden.js';
 
 const EXTRA_ROWS = 11;
 let tmp: string;
@@ -101,6 +103,35 @@ describe('the T5 v1.1 presets', () => {
 });
 
 describe('vocabulary rows beyond the tokenizer', () => {
+  it('paprec eval runs a 32,128-row v1.1 model with T5\'s 32,100-piece tokenizer, and refuses fewer rows', async () => {
+    const base = { vocabSize: 32128, dModel: 32, dKv: 12, dFf: 48, numHeads: 2, numLayers: 1, feedForwardProj: 'gated-gelu', tieWordEmbeddings: false } as const;
+    const model = path.join(tmp, 'v11-32128');
+    const b = await Backbone.create(base, { seed: 3 });
+    await b.save(model);
+    b.dispose();
+    const opts = {
+      data: path.join(SHARED, 'data/beauty'), model, tokenizer: path.join(SHARED, 'data/t5/spiece.model'),
+      task: 'sequential', prompt: 'seen', runs: 1, beams: 4, maxLength: 5, maxUsers: 20, device: 'cpu',
+    } as const;
+    const r = await runEval(opts);
+    expect(r.examples).toBe(20);
+    for (const s of Object.values(r.metrics)) expect(s.mean).toBeGreaterThanOrEqual(0);
+    const small = path.join(tmp, 'v11-32000');
+    const c = await Backbone.create({ ...base, vocabSize: 32000 }, { seed: 3 });
+    await c.save(small);
+    c.dispose();
+    await expect(runEval({ ...opts, model: small })).rejects.toThrow(/the model's vocabulary \(32000 rows\) is smaller than the tokenizer's \(32100 pieces\)/);
+    // A search with the same pair: the 28 rows beyond the pieces are never candidates.
+    const out = path.join(tmp, 'search-32128');
+    const sr = await runSearch({
+      data: opts.data, model, tokenizer: opts.tokenizer, out, task: 'sequential', maxUsers: 20, k: 3, seed: 2, length: 2, epochs: 2, runs: 1,
+    });
+    expect(sr.interrupted).toBe(false);
+    const rounds = (await readHistory(path.join(out, 'history.jsonl'))).filter((h) => h.kind === 'task');
+    expect(rounds.length).toBeGreaterThan(0);
+    for (const h of rounds) for (const c of h.candidates) expect(c.id).toBeLessThan(32100);
+  }, 300_000);
+
   it('are never slot candidates, even when they would score best', async () => {
     const b = await Backbone.create(
       { vocabSize: 40, dModel: 8, dKv: 4, dFf: 16, numHeads: 2, numLayers: 1, feedForwardProj: 'gated-gelu', tieWordEmbeddings: false },
