@@ -4,6 +4,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import * as path from 'node:path';
 import { Backbone } from '../../src/backbone/index.js';
+import { native } from '../../src/native.js';
 import { T5V11_FIXTURES, loadFixture, maxAbs, maxAbsDiff } from '../helpers/golden.js';
 
 function ints(data: BigInt64Array | Float32Array): number[] {
@@ -100,5 +101,21 @@ describe('T5 v1.1: the head variant matters', () => {
     expect(maxAbsDiff(wrong.logits!, fx.f('logits').data)).toBeGreaterThan(1e-2);
     b.dispose();
     tied.dispose();
+  });
+});
+
+describe('T5 v1.1: refusals that remain', () => {
+  it('the engine itself refuses an activation it does not implement, by name', () => {
+    const config = { vocabSize: 50, dModel: 8, dKv: 4, dFf: 16, numHeads: 2, numLayers: 1, numDecoderLayers: 1 };
+    const make = (feedForwardProj: string) => () =>
+      new (native().NativeBackbone)({ ...config, feedForwardProj } as never, { device: 'cpu' }).dispose();
+    expect(make('gated-silu')).toThrow(/feedForwardProj 'gated-silu': paprec implements relu, gated-relu, gated-gelu and gelu_new/);
+    expect(make('gelu')).toThrow(/feedForwardProj 'gelu'/);
+    expect(make('gated-gelu')).not.toThrow();
+  });
+
+  it('Backbone.create refuses the same before the engine sees it', async () => {
+    await expect(Backbone.create({ vocabSize: 50, dModel: 8, dKv: 4, dFf: 16, numHeads: 2, numLayers: 1, feedForwardProj: 'gated-silu' as never }))
+      .rejects.toThrow(/feedForwardProj is "gated-silu"; paprec implements "relu", "gated-gelu", "gated-relu", "gelu_new"/);
   });
 });
