@@ -117,6 +117,18 @@ describe('poisoned weights are refused, naming the tensor and the first bad inde
   }, 60_000);
 });
 
+describe('finite weights that overflow: the search stops at the first non-finite slot gradient', () => {
+  it('a huge (finite) final layer norm passes the load check, and the round stops naming the slot', async () => {
+    const dir = await poisoned('overflow', 'decoder.final_layer_norm.weight', 0, 3e38);
+    const out = path.join(tmp, 'overflow-out');
+    const r = await paprec([...search.map((a) => (a === model ? dir : a)), '-o', out]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/slot gradients: the gradient of task slot \d+ is (NaN|infinite) at dimension \d+/);
+    expect(existsSync(path.join(out, 'prompt.json'))).toBe(false);
+    expect(tempsUnder(out)).toEqual([]);
+  }, 60_000);
+});
+
 describe('search: one writer, no foreign folders, resume refuses changed settings, kill -9 anywhere resumes exactly', () => {
   let straight: string;
   beforeAll(async () => {

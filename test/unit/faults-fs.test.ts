@@ -16,13 +16,24 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** A fresh tmpfs of `size` at a new folder (options e.g. 'ro'), or the reason it cannot be mounted here. */
-function mountTmpfs(name: string, size: string, extra = ''): { dir: string; unmount: () => void } | string {
+/**
+ * Run `body` on a fresh tmpfs of `size` (mount options `extra`, e.g. 'ro'), unmounted after; where this machine does
+ * not allow mounting, the test is skipped with the reason printed.
+ */
+async function onTmpfs(ctx: { skip: () => void }, name: string, size: string, extra: string, body: (dir: string) => Promise<void>): Promise<void> {
   const dir = path.join(tmp, name);
   mkdirSync(dir, { recursive: true });
   const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}${extra ? `,${extra}` : ''}`, 'tmpfs', dir], { encoding: 'utf8' });
-  if (r.status !== 0) return `cannot mount a tmpfs here (${(r.stderr || r.error?.message || `exit ${r.status}`).trim()})`;
-  return { dir, unmount: () => spawnSync('umount', [dir]) };
+  if (r.status !== 0) {
+    console.log(`skipped: cannot mount a tmpfs here (${(r.stderr || r.error?.message || `exit ${r.status}`).trim()})`);
+    ctx.skip();
+    return;
+  }
+  try {
+    await body(dir);
+  } finally {
+    spawnSync('umount', [dir]);
+  }
 }
 
 const noTemps = (dir: string) => expect(readdirSync(dir).filter(isTempName)).toEqual([]);
@@ -60,42 +71,26 @@ describe('writeFileAtomic', () => {
   });
 
   it('a full file system: names the file and the bytes needed, removes its temp file, keeps the previous file', async (ctx) => {
-    const m = mountTmpfs('full', '64k');
-    if (typeof m === 'string') {
-      console.log(`skipped: ${m}`);
-      ctx.skip();
-      return;
-    }
-    try {
-      const f = path.join(m.dir, 'model.safetensors');
+    await onTmpfs(ctx, 'full', '64k', '', async (dir) => {
+      const f = path.join(dir, 'model.safetensors');
       await writeFileAtomic(f, 'previous good file');
       const big = new Uint8Array(2 * 1024 * 1024);
       const err = await writeFileAtomic(f, big).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(PaprecError);
       expect((err as Error).message).toBe(`${f}: cannot write: no space left on the device (needed 2.0 MiB) (ENOSPC)`);
       expect(readFileSync(f, 'utf8')).toBe('previous good file');
-      expect(readdirSync(m.dir)).toEqual(['model.safetensors']);
-      await expect(appendFileSynced(path.join(m.dir, 'log.jsonl'), 'x'.repeat(200_000))).rejects.toThrow(/log\.jsonl: cannot append to: no space left/);
-    } finally {
-      m.unmount();
-    }
+      expect(readdirSync(dir)).toEqual(['model.safetensors']);
+      await expect(appendFileSynced(path.join(dir, 'log.jsonl'), 'x'.repeat(200_000))).rejects.toThrow(/log\.jsonl: cannot append to: no space left/);
+    });
   });
 
   it('a read-only file system is reported as read-only, naming the user path', async (ctx) => {
-    const m = mountTmpfs('ro', '64k', 'ro');
-    if (typeof m === 'string') {
-      console.log(`skipped: ${m}`);
-      ctx.skip();
-      return;
-    }
-    try {
-      const f = path.join(m.dir, 'state.json');
+    await onTmpfs(ctx, 'ro', '64k', 'ro', async (dir) => {
+      const f = path.join(dir, 'state.json');
       await expect(writeFileAtomic(f, '{}')).rejects.toThrow(`${f}: cannot write: the file system is read-only (EROFS)`);
-      await expect(ensureDir(path.join(m.dir, 'out'))).rejects.toThrow(/read-only/);
-      await expect(lockOutputDir(path.join(m.dir, 'out'), 'test')).rejects.toThrow(/read-only/);
-    } finally {
-      m.unmount();
-    }
+      await expect(ensureDir(path.join(dir, 'out'))).rejects.toThrow(/read-only/);
+      await expect(lockOutputDir(path.join(dir, 'out'), 'test')).rejects.toThrow(/read-only/);
+    });
   });
 
   it('removes temp files of writes killed mid-way (old and new names) and nothing else', async () => {
