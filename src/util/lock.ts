@@ -88,7 +88,10 @@ export async function lockOutputDir(dir: string, command: string, opts: { force?
     const holder = parseHolder(await fsp.readFile(file, 'utf8').catch(() => ''));
     const sameHost = holder?.host === os.hostname();
     if (holder && sameHost && holder.pid !== process.pid && alive(holder.pid)) {
-      throw new PaprecError(`${dir}: another paprec run is writing to this folder (${holderText(holder)}); wait for it or choose another folder`);
+      throw new PaprecError(
+        `${dir}: another paprec run is writing to this folder (${holderText(holder)}); wait for it or choose another folder ` +
+          `(if that pid is no paprec run, remove ${file})`,
+      );
     }
     if (holder && sameHost && holder.pid === process.pid) {
       throw new PaprecError(`${dir}: this process already holds the folder's lock (${holderText(holder)})`);
