@@ -1,7 +1,8 @@
 /**
  * `npm run bench -- <suite...>`: runs speed suites, prints their numbers and writes bench/results/<suite>.json
  * with the machine, the LibTorch build and the time. Suites: forward, generate, train, search, data, tokenizer,
- * render (default: all of these), vs-hf (by name only: it needs the Python environment of scripts/hf-reference.sh).
+ * render (default: all of these), vs-hf (by name only: it needs the Python environment of scripts/hf-reference.sh),
+ * serve (by name only: a load test of `paprec serve` on the demo's outputs, see bench/serve.ts).
  * Speed targets are checked here, never in the timed test suite. A suite that returns a `table` prints that instead
  * of its key: value lines.
  */
@@ -20,9 +21,10 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   data: async () => (await import('./data.js')).benchData,
   tokenizer: async () => (await import('./tokenizer.js')).benchTokenizer,
   render: async () => (await import('./render.js')).benchRender,
+  serve: async () => (await import('./serve.js')).benchServe,
   'vs-hf': async () => (await import('./vsHf.js')).benchVsHf,
 };
-const BY_NAME_ONLY = new Set(['vs-hf']);
+const BY_NAME_ONLY = new Set(['vs-hf', 'serve']);
 
 async function machine(): Promise<Record<string, unknown>> {
   let engine: Record<string, unknown> = {};

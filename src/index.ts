@@ -23,3 +23,7 @@ export { runSearch, rebuildReport, evaluatePrompts, PapRecSearch, type RunSearch
 export { pretrain, BackboneTrainer, type PretrainOptions, type PretrainResult } from './train/index.js';
 export { reportJson, reportMarkdown, plotLines, pairedTTest } from './report/index.js';
 export { runDemo, generateWorld, buildDemoTokenizer, type DemoOptions, type DemoResult } from './demo/index.js';
+export {
+  Recommender, RecommendServer, RequestError, loadRecommendPrompt, SERVE_DEFAULTS,
+  type Recommendation, type RecommendOptions, type RecommendRequest, type ServeOptions,
+} from './recommend/index.js';

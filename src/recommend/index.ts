@@ -14,3 +14,5 @@ export {
 } from './recommender.js';
 export { Catalogue, itemOfText, itemSequences, type SequenceSet } from './catalogue.js';
 export { loadRecommendPrompt, RECOMMEND_TASKS } from './prompt.js';
+export { RecommendServer, SERVE_DEFAULTS, type ServeOptions } from './server.js';
+export { Batcher, QueueFullError, type BatcherOptions } from './batcher.js';
