@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { resolveSearchOptions } from '../../src/search/options.js';
 import { initialVariantState, loadState, resumeOptions, reopenForEpochs, saveState, variantSpecs, type RunState } from '../../src/search/state.js';
 import { appendHistory, readCommittedHistory, truncateHistory, type HistoryRecord } from '../../src/search/history.js';
@@ -13,6 +14,8 @@ import { parseInteractionLog } from '../../src/data/interactionLog.js';
 import { canonicalizeStateDict } from '../../src/checkpoint/names.js';
 import { firstNonFinite } from '../../src/checkpoint/finite.js';
 import { decodeSentencePieceModel } from '../../src/tokenizer/spmProto.js';
+
+const SHARED = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared');
 
 let tmp: string;
 beforeAll(() => {
@@ -176,7 +179,7 @@ describe('poisoned tied embeddings', () => {
 
 describe('spiece.model', () => {
   it('a truncated file is named as truncated, not as a bad unk_id', () => {
-    const real = readFileSync('/work/shared/data/t5/spiece.model');
+    const real = readFileSync(path.join(SHARED, 'data/t5/spiece.model'));
     for (const cut of [0.5, 0.9, 0.999]) {
       const n = Math.floor(real.length * cut);
       expect(() => decodeSentencePieceModel(real.subarray(0, n), 'spiece.model')).toThrow(/spiece\.model: .*truncated/);

@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { PaprecError } from '../../src/errors.js';
 import { parseSequentialData } from '../../src/data/sequential.js';
 import { parseDatamaps } from '../../src/data/datamaps.js';
@@ -13,8 +14,10 @@ import { readSafetensors } from '../../src/checkpoint/index.js';
 import { parsePth } from '../../src/checkpoint/pth.js';
 import { decodeSentencePieceModel } from '../../src/tokenizer/spmProto.js';
 
-const DATA = '/work/shared/data/beauty';
-const FIXTURE = '/work/shared/fixtures/t5-tiny';
+const SHARED = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared');
+
+const DATA = path.join(SHARED, 'data/beauty');
+const FIXTURE = path.join(SHARED, 'fixtures/t5-tiny');
 /** Per parse: far above the real time (milliseconds), far below a hang. */
 const BOUND_MS = 3000;
 const RUNS = 150;
@@ -171,7 +174,7 @@ describe('property: parsers under random mutations of real files', () => {
   }, 60_000);
 
   it('spiece.model: never crashes, truncation is always refused', async () => {
-    const bytes = readFileSync('/work/shared/data/t5/spiece.model');
+    const bytes = readFileSync(path.join(SHARED, 'data/t5/spiece.model'));
     const file = 'spiece.model';
     await fc.assert(
       fc.asyncProperty(mutation(bytes.length), async (m) => {
