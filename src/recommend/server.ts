@@ -208,21 +208,26 @@ export class RecommendServer {
       if (err instanceof QueueFullError) throw new HttpError(503, `${err.message}: retry shortly`, undefined, { 'retry-after': '1' });
       throw err;
     }
-    const gone = () => ticket.cancel(); // the client left: its waiting items need no answer
-    res.on('close', gone);
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
+    let gone: (() => void) | undefined;
+    const abandoned = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         ticket.cancel();
         reject(new HttpError(504, `timed out after ${this.o.timeoutMs} ms (queue or engine too slow)`));
       }, Math.max(0, this.o.timeoutMs - (Date.now() - started)));
+      // the client left: its waiting items need no answer, and nobody waits for this one
+      gone = () => {
+        ticket.cancel();
+        reject(new HttpError(499, 'the client closed the connection'));
+      };
+      res.on('close', gone);
     });
     try {
-      const out = await Promise.race([ticket.result, timeout]);
+      const out = await Promise.race([ticket.result, abandoned]);
       return list ? out : out[0]!;
     } finally {
       clearTimeout(timer);
-      res.off('close', gone);
+      res.off('close', gone!);
     }
   }
 }

@@ -145,6 +145,18 @@ describe('paprec serve', () => {
     expect((await post(url, { user: 9 })).status).toBe(200);
   });
 
+  it('a client that leaves while waiting is dropped from the queue; the server goes on', async () => {
+    const { server, url } = await start({ maxWaitMs: 200 });
+    await new Promise<void>((resolve) => {
+      const req = http.request(`${url}/recommend`, { method: 'POST', agent: false });
+      req.on('error', () => resolve()); // our own abort
+      req.end(JSON.stringify({ user: 1 }), () => setTimeout(() => req.destroy(), 20));
+    });
+    const after = await post(url, { user: 2 });
+    expect(after.status).toBe(200);
+    expect(server.stats.requests).toBe(1); // only the second request reached the engine
+  });
+
   it('a request past its deadline gets 504', async () => {
     const { url } = await start({ timeoutMs: 1, maxWaitMs: 50 });
     const late = await post(url, { user: 2 });
