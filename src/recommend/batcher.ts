@@ -1,9 +1,11 @@
 /**
  * Gathers single items (requests) from many callers into batches for one native call each: a batch goes when
  * `maxBatch` items wait or `maxWaitMs` after the first one arrived, and the next one as soon as the engine is free
- * (items that arrived meanwhile go at once, up to `maxBatch`). One batch runs at a time: the model serialises its
- * calls anyway, and a waiting batch keeps gathering. The queue of waiting items is bounded: `submit` refuses what
- * does not fit, all of a caller's items or none.
+ * (items that arrived meanwhile go at once, up to `maxBatch`). The wait is only worth it under concurrency: while
+ * the last batch carried a single item (one caller at a time, or the first request after a quiet spell), a new item
+ * goes at once. One batch runs at a time: the model serialises its calls anyway, and a waiting batch keeps
+ * gathering. The queue of waiting items is bounded: `submit` refuses what does not fit, all of a caller's items or
+ * none.
  */
 
 export class QueueFullError extends Error {
@@ -34,6 +36,7 @@ export class Batcher<T, R> {
   private queue: Entry<T, R>[] = [];
   private timer: NodeJS.Timeout | undefined;
   private running = false;
+  private lastBatchSize = 0;
   private idleWaiters: Array<() => void> = [];
   /** Native calls made and items they carried (for the batching gain). */
   batches = 0;
@@ -89,7 +92,7 @@ export class Batcher<T, R> {
 
   private schedule(): void {
     if (this.running || this.queue.length === 0) return;
-    if (this.queue.length >= this.o.maxBatch || this.o.maxWaitMs === 0) {
+    if (this.queue.length >= this.o.maxBatch || this.o.maxWaitMs === 0 || this.lastBatchSize <= 1) {
       void this.flush();
     } else if (!this.timer) {
       this.timer = setTimeout(() => void this.flush(), this.o.maxWaitMs);
@@ -103,6 +106,7 @@ export class Batcher<T, R> {
     const batch = this.queue.splice(0, this.o.maxBatch);
     if (batch.length === 0) return this.settleIdle();
     this.running = true;
+    this.lastBatchSize = batch.length;
     this.batches++;
     this.items += batch.length;
     try {

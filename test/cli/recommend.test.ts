@@ -109,7 +109,7 @@ describe('paprec recommend', () => {
 
 describe('paprec serve (process)', () => {
   it('serves, and on SIGTERM answers the request in flight, then exits 0', async () => {
-    const child = spawn('node', [bin, 'serve', '--model', model, '--tokenizer', tokenizer, '--prompt', '2-3', '--data', data, '--port', '0', '--beams', '4', '-k', '4', '--constrained', '--max-wait-ms', '300', '--device', 'cpu'], {
+    const child = spawn('node', [bin, 'serve', '--model', model, '--tokenizer', tokenizer, '--prompt', '2-3', '--data', data, '--port', '0', '--beams', '20', '-k', '4', '--constrained', '--device', 'cpu'], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
@@ -121,24 +121,32 @@ describe('paprec serve (process)', () => {
       });
       child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
     });
-    const answer = new Promise<{ status: number; body: any }>((resolve, reject) => {
+    // 256 users in one request: 8 engine calls of 32, in flight when SIGTERM comes
+    const answer = new Promise<{ status: number; body: any; at: number }>((resolve, reject) => {
       const req = http.request(`${url}/recommend`, { method: 'POST', agent: false }, (res) => {
         let text = '';
         res.on('data', (c) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
+        res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text), at: Date.now() }));
       });
       req.on('error', reject);
-      req.end(JSON.stringify({ user: 5 }));
+      req.end(JSON.stringify(Array.from({ length: 256 }, (_, i) => ({ user: (i % 40) + 1 }))));
     });
-    await new Promise((r) => setTimeout(r, 100)); // arrived: waiting out --max-wait-ms for company
+    await new Promise((r) => setTimeout(r, 20));
+    let signalled = 0;
+    child.stderr!.on('data', (c: Buffer) => {
+      if (!signalled && /SIGTERM/.test(c.toString())) signalled = Date.now();
+    });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
     const a = await answer;
     expect(a.status).toBe(200);
-    expect(a.body.items).toHaveLength(4);
+    expect(a.body).toHaveLength(256);
+    expect(a.body.every((r: { items: number[] }) => r.items.length === 4)).toBe(true);
     expect(await exited).toBe(0);
+    expect(signalled).toBeGreaterThan(0);
+    expect(a.at).toBeGreaterThanOrEqual(signalled); // the answer came after the server heard SIGTERM
     expect(stderr).toMatch(/SIGTERM: finishing the requests in flight/);
-    expect(stderr).toMatch(/stopped \(1 answered, 0 refused, 1 engine calls\)/);
+    expect(stderr).toMatch(/stopped \(1 answered, 0 refused, 8 engine calls\)/);
   }, 120_000);
 });
 

@@ -41,6 +41,16 @@ async function start(o: Partial<ServeOptions> = {}): Promise<{ server: Recommend
   return { server, url: `http://127.0.0.1:${a.port}` };
 }
 
+/** The real Recommender, 150 ms slower per engine call: requests surely wait while one is in flight. */
+async function startSlow(o: Partial<ServeOptions>): Promise<{ server: RecommendServer; url: string }> {
+  const slow = Object.create(rec, {
+    run: { value: async (...a: Parameters<Recommender['run']>) => (await new Promise((r) => setTimeout(r, 150)), rec.run(...a)) },
+  }) as Recommender;
+  const server = new RecommendServer(slow, { ...SERVE_DEFAULTS, beams: 5, k: 5, constrained: true, ...o });
+  servers.push(server);
+  return { server, url: `http://127.0.0.1:${(await server.listen(0, '127.0.0.1')).port}` };
+}
+
 interface Answer {
   status: number;
   headers: http.IncomingHttpHeaders;
@@ -146,15 +156,18 @@ describe('paprec serve', () => {
   });
 
   it('a client that leaves while waiting is dropped from the queue; the server goes on', async () => {
-    const { server, url } = await start({ maxWaitMs: 200 });
+    const { server, url } = await startSlow({ maxBatch: 1 });
+    const first = post(url, { user: 1 }); // occupies the engine
+    await new Promise((r) => setTimeout(r, 20));
     await new Promise<void>((resolve) => {
       const req = http.request(`${url}/recommend`, { method: 'POST', agent: false });
       req.on('error', () => resolve()); // our own abort
-      req.end(JSON.stringify({ user: 1 }), () => setTimeout(() => req.destroy(), 20));
+      req.end(JSON.stringify({ user: 2 }), () => setTimeout(() => req.destroy(), 20));
     });
-    const after = await post(url, { user: 2 });
+    expect((await first).status).toBe(200);
+    const after = await post(url, { user: 3 });
     expect(after.status).toBe(200);
-    expect(server.stats.requests).toBe(1); // only the second request reached the engine
+    expect(server.stats.requests).toBe(2); // the one that left never reached the engine
   });
 
   it('a request past its deadline gets 504', async () => {
@@ -165,9 +178,10 @@ describe('paprec serve', () => {
   });
 
   it('close() is graceful: requests in flight are answered, later ones refused', async () => {
-    const { server, url } = await start({ maxWaitMs: 30 });
+    const { server, url } = await startSlow({ maxBatch: 2 });
     const inFlight = Array.from({ length: 6 }, (_, i) => post(url, { user: i + 1 }));
-    await new Promise((r) => setTimeout(r, 10)); // they have arrived and wait for their batch
+    await new Promise((r) => setTimeout(r, 50)); // arrived: one batch in the engine, the others queued
+    expect(server.stats.batches).toBe(1);
     const closed = server.close();
     const answers = await Promise.all(inFlight);
     expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200, 200]);

@@ -17,35 +17,51 @@ function recorder() {
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 
 describe('Batcher', () => {
-  it('sends a full batch at once and the rest after maxWaitMs', async () => {
+  it('what waits while the engine is busy goes as soon as it is free, maxBatch at a time', async () => {
     const r = recorder();
     const b = new Batcher(r.run, { maxBatch: 3, maxWaitMs: 30, maxQueue: 10 });
+    const first = b.submit([9]);
     const t = [1, 2, 3, 4].map((x) => b.submit([x]));
     await tick();
-    expect(r.batches).toEqual([[1, 2, 3]]); // full: no wait
+    expect(r.batches).toEqual([[9]]);
+    r.release();
+    expect(await first.result).toEqual([90]);
+    await tick();
+    expect(r.batches).toEqual([[9], [1, 2, 3]]); // full: no wait
     r.release();
     expect(await t[0]!.result).toEqual([10]);
     await tick();
-    // 4 arrived while the first batch ran: it goes as soon as the engine is free
-    expect(r.batches).toEqual([[1, 2, 3], [4]]);
+    expect(r.batches).toEqual([[9], [1, 2, 3], [4]]); // it arrived meanwhile: no wait either
     r.release();
     expect(await t[3]!.result).toEqual([40]);
-    expect(b.batches).toBe(2);
-    expect(b.items).toBe(4);
+    expect(b.batches).toBe(3);
+    expect(b.items).toBe(5);
   });
 
-  it('waits maxWaitMs for company before a partial batch', async () => {
+  it('one caller at a time goes at once; under concurrency a partial batch waits maxWaitMs for company', async () => {
     const r = recorder();
     const b = new Batcher(r.run, { maxBatch: 8, maxWaitMs: 40, maxQueue: 10 });
-    const t1 = b.submit([1]);
-    await tick(5);
-    const t2 = b.submit([2]);
-    expect(r.batches).toEqual([]);
-    await tick(60);
-    expect(r.batches).toEqual([[1, 2]]);
+    const t0 = b.submit([0]); // quiet so far: no wait
+    await tick();
+    expect(r.batches).toEqual([[0]]);
+    b.submit([1]);
+    b.submit([2]); // arrive while the engine is busy
     r.release();
-    expect(await t1.result).toEqual([10]);
-    expect(await t2.result).toEqual([20]);
+    await t0.result;
+    await tick();
+    expect(r.batches).toEqual([[0], [1, 2]]); // they go as soon as it is free
+    r.release();
+    await tick();
+    // the last batch carried two: a new item now waits for company
+    const t3 = b.submit([3]);
+    await tick(5);
+    const t4 = b.submit([4]);
+    expect(r.batches).toHaveLength(2);
+    await tick(60);
+    expect(r.batches.at(-1)).toEqual([3, 4]);
+    r.release();
+    expect(await t3.result).toEqual([30]);
+    expect(await t4.result).toEqual([40]);
   });
 
   it('keeps a caller\'s list together in order, across batches', async () => {
