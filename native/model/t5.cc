@@ -236,35 +236,70 @@ KV P5Model::project_kv(const Attention& w, const torch::Tensor& source) const {
   return {heads(dense(source, w.k)), heads(dense(source, w.v)), source.size(1)};
 }
 
-// The one attention of the model (T5: no 1/sqrt(d_kv)). x [R, T, D]; kv [B, H, >= len, d_kv] with R = B x G: the G
-// rows of one example (its beams) query that example's keys and values together. bias broadcasts to
-// [B, H, G*T, len]. Softmax in fp32.
-torch::Tensor P5Model::attend(const Attention& w, const torch::Tensor& x, const KV& kv, const torch::Tensor& bias) const {
-  const int64_t R = x.size(0), T = x.size(1), B = kv.k.size(0), H = config_.num_heads, dk = config_.d_kv;
-  auto q = dense(x, w.q).view({B, -1, H, dk}).transpose(1, 2);
+// The one attention of the model (T5: no 1/sqrt(d_kv)): softmax(q k^T + bias) v, softmax in fp32. q [B, H, Tq, d_kv];
+// kv [B, H, >= len, d_kv]; bias broadcasts to [B, H, Tq, len]. Returns [B, H, Tq, d_kv].
+torch::Tensor P5Model::attention(const torch::Tensor& q, const KV& kv, const torch::Tensor& bias) const {
   auto k = kv.k.narrow(2, 0, kv.len), v = kv.v.narrow(2, 0, kv.len);
   auto scores = torch::matmul(q, k.transpose(2, 3)) + bias;
   auto weights = torch::softmax(scores.to(torch::kFloat32), -1).to(scores.scalar_type());
-  auto out = torch::matmul(dropout(weights), v).transpose(1, 2).reshape({R, T, -1});
-  return dense(out, w.o);
+  return torch::matmul(dropout(weights), v);
+}
+
+// An attention layer over unpacked rows: x [R, T, D]; kv [B, H, >= len, d_kv] with R = B x G: the G rows of one
+// example (its beams) query that example's keys and values together.
+torch::Tensor P5Model::attend(const Attention& w, const torch::Tensor& x, const KV& kv, const torch::Tensor& bias) const {
+  const int64_t R = x.size(0), T = x.size(1), B = kv.k.size(0), H = config_.num_heads, dk = config_.d_kv;
+  auto q = dense(x, w.q).view({B, -1, H, dk}).transpose(1, 2);
+  return dense(attention(q, kv, bias).transpose(1, 2).reshape({R, T, -1}), w.o);
 }
 
 torch::Tensor P5Model::embed(const torch::Tensor& ids) const { return torch::embedding(shared_, ids); }
 
+namespace {
+
+// The real tokens of a padded batch [B, L, X] as packed rows [N, X] and back (zeros at padding). A batch without
+// padding packs by a view.
+struct Packing {
+  int64_t B, L;
+  torch::Tensor index;  // flat positions of the real tokens; undefined when there is no padding
+  Packing(const torch::Tensor& attention_mask) : B(attention_mask.size(0)), L(attention_mask.size(1)) {
+    auto flat = attention_mask.reshape({-1});
+    if (flat.sum().item<int64_t>() < B * L) index = flat.nonzero().squeeze(1);
+  }
+  torch::Tensor pack(const torch::Tensor& t) const {
+    auto rows = t.reshape({B * L, t.size(-1)});
+    return index.defined() ? rows.index_select(0, index) : rows;
+  }
+  torch::Tensor unpack(const torch::Tensor& t) const {
+    if (!index.defined()) return t.view({B, L, t.size(-1)});
+    return torch::zeros({B * L, t.size(-1)}, t.options()).index_copy(0, index, t).view({B, L, t.size(-1)});
+  }
+};
+
+}  // namespace
+
+// Padded positions are never computed: every per-token operation runs on the packed real tokens, attention on the
+// unpacked batch. HF computes them, but nothing reads them (the decoder masks them out), so this encoder returns 0
+// there; every real position, logit, loss and gradient is HF's.
 torch::Tensor P5Model::encode(const torch::Tensor& token_embeds, const torch::Tensor& attention_mask,
                               const std::optional<torch::Tensor>& whole_word_ids) const {
-  auto h = token_embeds;
-  if (config_.whole_word_embeddings && whole_word_ids) h = h + torch::embedding(whole_word_, *whole_word_ids);
+  const Packing p(attention_mask);
+  const int64_t B = token_embeds.size(0), L = token_embeds.size(1), H = config_.num_heads, dk = config_.d_kv;
+  auto h = p.pack(token_embeds);  // [N, D]
+  if (config_.whole_word_embeddings && whole_word_ids)
+    h = h + torch::embedding(whole_word_, p.pack(whole_word_ids->unsqueeze(-1)).squeeze(-1));
   h = dropout(h);
-  const int64_t L = h.size(1);
   auto bias = position_bias(encoder_bias_, L, L, true).to(h.scalar_type()) +
               additive_mask(attention_mask, kSelfMask, h.scalar_type());
+  auto heads = [&](const torch::Tensor& t) { return p.unpack(t).view({B, L, H, dk}).transpose(1, 2); };
   for (const auto& b : encoder_) {
     auto n = rms_norm(h, b.self_norm);
-    h = h + dropout(attend(b.self, n, project_kv(b.self, n), bias));
+    const KV kv{heads(dense(n, b.self.k)), heads(dense(n, b.self.v)), L};
+    auto context = attention(heads(dense(n, b.self.q)), kv, bias).transpose(1, 2).reshape({B, L, -1});
+    h = h + dropout(dense(p.pack(context), b.self.o));
     h = h + dropout(feed_forward(b.ff, rms_norm(h, b.ff_norm)));
   }
-  return dropout(rms_norm(h, encoder_norm_));
+  return p.unpack(dropout(rms_norm(h, encoder_norm_)));
 }
 
 torch::Tensor P5Model::decode(const torch::Tensor& decoder_input_ids, const torch::Tensor& encoder_hidden,

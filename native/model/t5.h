@@ -67,7 +67,8 @@ class P5Model {
 
   // Token embeddings of input ids (the tensor the slot gradients are taken against).
   torch::Tensor embed(const torch::Tensor& ids) const;
-  // Encoder over precomputed token embeddings [B, L, D]; adds whole-word embeddings when given.
+  // Encoder over precomputed token embeddings [B, L, D]; adds whole-word embeddings when given. Padded positions
+  // are not computed: their states are 0.
   torch::Tensor encode(const torch::Tensor& token_embeds, const torch::Tensor& attention_mask,
                        const std::optional<torch::Tensor>& whole_word_ids) const;
   // Decoder with teacher forcing: hidden states [B, T, D] (before the head).
@@ -108,6 +109,7 @@ class P5Model {
   // Resolves every block's weights from the table; called whenever the table's tensors are replaced.
   void bind();
   KV project_kv(const Attention& w, const torch::Tensor& source) const;
+  torch::Tensor attention(const torch::Tensor& q, const KV& kv, const torch::Tensor& bias) const;
   torch::Tensor attend(const Attention& w, const torch::Tensor& x, const KV& kv, const torch::Tensor& bias) const;
   torch::Tensor feed_forward(const FeedForward& w, const torch::Tensor& x) const;
   torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight) const;

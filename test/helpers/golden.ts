@@ -69,6 +69,24 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
+/**
+ * Encoder states [B, L, D] against HF's: the largest difference over real tokens, and the largest |value| at padded
+ * positions (paprec does not compute those: HF's values there are read by nothing, the decoder masks them out).
+ */
+export function encoderStateDiff(ours: ArrayLike<number>, golden: ArrayLike<number>, mask: number[][]): { real: number; padded: number } {
+  if (ours.length !== golden.length) throw new Error(`length ${ours.length} vs ${golden.length}`);
+  const L = mask[0]!.length;
+  const D = ours.length / (mask.length * L);
+  let real = 0;
+  let padded = 0;
+  for (let i = 0; i < ours.length; i++) {
+    const t = Math.floor(i / D);
+    if (mask[Math.floor(t / L)]![t % L]) real = Math.max(real, Math.abs(ours[i]! - golden[i]!));
+    else padded = Math.max(padded, Math.abs(ours[i]!));
+  }
+  return { real, padded };
+}
+
 export function maxAbs(a: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]!));
