@@ -72,8 +72,9 @@ function preset(dims: Pick<P5Config, 'dModel' | 'dKv' | 'dFf' | 'numHeads' | 'nu
 }
 
 /**
- * T5 v1.1 / Flan-T5 shapes (HF google/t5-v1_1-small, google/flan-t5-small): gated-GELU, untied head, dropout 0
- * for Flan. Whole-word embeddings stay on, so a from-scratch P5 on this backbone gets P5's encoder input.
+ * T5 v1.1 / Flan-T5 shapes (HF google/t5-v1_1-small, google/flan-t5-small: the same architecture, Flan is a
+ * fine-tune): gated-GELU, untied head, 32,128 rows. Whole-word embeddings stay on, so a from-scratch P5 on this
+ * backbone gets P5's encoder input (--no-whole-word, or wholeWordEmbeddings: false, for the plain HF model).
  */
 function presetV11(dims: Pick<P5Config, 'dModel' | 'dKv' | 'dFf' | 'numHeads' | 'numLayers'> & Partial<P5Config>): P5Config {
   return {
@@ -94,7 +95,7 @@ export const PRESETS: Readonly<Record<string, Readonly<P5Config>>> = Object.free
   // num_heads * d_kv (4 * 24 = 96) differs from d_model, as in the v1.1 fixtures.
   't5-v1_1-tiny': presetV11({ dModel: 128, dKv: 24, dFf: 256, numHeads: 4, numLayers: 2 }),
   't5-v1_1-small': presetV11({ dModel: 512, dKv: 64, dFf: 1024, numHeads: 6, numLayers: 8 }),
-  'flan-t5-small': presetV11({ dModel: 512, dKv: 64, dFf: 1024, numHeads: 6, numLayers: 8, dropoutRate: 0 }),
+  'flan-t5-small': presetV11({ dModel: 512, dKv: 64, dFf: 1024, numHeads: 6, numLayers: 8 }),
 });
 
 /** Which T5 family a config belongs to, for model cards and messages. */

@@ -39,8 +39,25 @@ describe('presets', () => {
     const tiny = PRESETS['t5-v1_1-tiny']!;
     expect(dims(tiny)).toEqual([32128, 128, 24, 256, 4, 2, 2, 'gated-gelu', false]);
     expect(tiny.numHeads * tiny.dKv).not.toBe(tiny.dModel);
-    expect([PRESETS['t5-v1_1-small']!.dropoutRate, PRESETS['flan-t5-small']!.dropoutRate]).toEqual([0.1, 0]);
+    expect(PRESETS['flan-t5-small']).toEqual(PRESETS['t5-v1_1-small']);
     for (const p of ['p5-small', 'p5-base', 'p5-mini', 'p5-tiny']) expect([PRESETS[p]!.feedForwardProj, PRESETS[p]!.tieWordEmbeddings]).toEqual(['relu', true]);
+  });
+
+  it('configs shaped like google/t5-v1_1-small\'s and google/flan-t5-small\'s config.json parse to the presets (less whole-word embeddings)', () => {
+    // The keys those HF files write (ones paprec does not use, such as n_positions and task_specific_params, are ignored).
+    const t5v11Small = {
+      architectures: ['T5ForConditionalGeneration'], d_ff: 1024, d_kv: 64, d_model: 512, decoder_start_token_id: 0, dropout_rate: 0.1,
+      eos_token_id: 1, feed_forward_proj: 'gated-gelu', initializer_factor: 1.0, is_encoder_decoder: true, layer_norm_epsilon: 1e-6,
+      model_type: 't5', num_decoder_layers: 8, num_heads: 6, num_layers: 8, output_past: true, pad_token_id: 0,
+      relative_attention_num_buckets: 32, tie_word_embeddings: false, vocab_size: 32128,
+    };
+    const flanSmall = {
+      ...t5v11Small, dense_act_fn: 'gelu_new', is_gated_act: true, n_positions: 512, relative_attention_max_distance: 128,
+      task_specific_params: { summarization: { prefix: 'summarize: ' } }, torch_dtype: 'float32', transformers_version: '4.23.1', use_cache: true,
+    };
+    for (const [json, preset] of [[t5v11Small, 't5-v1_1-small'], [flanSmall, 'flan-t5-small']] as const) {
+      expect(parseHfConfig(json, preset)).toEqual(resolveConfig(preset, { wholeWordEmbeddings: false }));
+    }
   });
 
   it('the model card names the family', () => {
