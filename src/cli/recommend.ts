@@ -123,23 +123,28 @@ interface RecommendArgs {
   out?: string;
 }
 
+/** The options that load a Recommender (shared by `recommend` and `serve`). */
+export function recommenderOptions(y: Argv): Argv {
+  return y
+    .option('model', { type: 'string', demandOption: true, describe: 'checkpoint (HF folder, .safetensors or P5 .pth)' })
+    .option('tokenizer', { type: 'string', demandOption: true, describe: 'tokenizer.json or spiece.model' })
+    .option('prompt', { type: 'string', demandOption: true, describe: 'manual prompt id (2-3, 5-7, ...) or prompt.json[#N]' })
+    .option('data', { type: 'string', describe: 'P5 data folder: the catalogue and the users\' histories' })
+    .option('device', { type: 'string', default: 'auto', describe: 'cpu | cuda | cuda:N | auto' })
+    .option('dtype', dtypeOption);
+}
+
 export const recommendCommand: CommandModule<object, RecommendArgs> = {
   command: 'recommend',
   describe: 'Top-k items per user from a prompt (manual id or a search\'s prompt.json), as JSON lines',
   builder: (y: Argv) =>
-    y
-      .option('model', { type: 'string', demandOption: true, describe: 'checkpoint (HF folder, .safetensors or P5 .pth)' })
-      .option('tokenizer', { type: 'string', demandOption: true, describe: 'tokenizer.json or spiece.model' })
-      .option('prompt', { type: 'string', demandOption: true, describe: 'manual prompt id (2-3, 5-7, ...) or prompt.json[#N]' })
-      .option('data', { type: 'string', describe: 'P5 data folder: the catalogue and the users\' histories' })
+    recommenderOptions(y)
       .option('users', { type: 'string', describe: 'users of --data: 1,2,3 | 10-20 | all' })
       .option('input', { type: 'string', describe: 'JSON lines of requests {user, history?, candidates?, k?, constrained?}' })
       .option('k', { alias: 'n', type: 'number', default: DEFAULT_K, describe: 'items per user' })
       .option('beams', { type: 'number', default: DEFAULT_BEAMS, describe: 'beam width (P5 tests with 20)' })
       .option('constrained', { type: 'boolean', default: false, describe: 'decode only valid items (the candidates, else the catalogue)' })
       .option('batch-size', { type: 'number', default: 32, describe: 'users per engine call' })
-      .option('device', { type: 'string', default: 'auto', describe: 'cpu | cuda | cuda:N | auto' })
-      .option('dtype', dtypeOption)
       .option('out', { alias: 'o', type: 'string', describe: 'write the JSON lines here (default: stdout)' }) as unknown as Argv<RecommendArgs>,
   handler: async (args) => {
     const bar = new cliProgress.SingleBar(

@@ -4,7 +4,8 @@
  */
 import type { Argv, CommandModule } from 'yargs';
 import { fail } from '../errors.js';
-import { dtypeOption, type CliDtype } from './dtype.js';
+import type { CliDtype } from './dtype.js';
+import { recommenderOptions } from './recommend.js';
 import { DEFAULT_BEAMS, DEFAULT_K, Recommender } from '../recommend/index.js';
 import { RecommendServer, SERVE_DEFAULTS, type ServeOptions } from '../recommend/server.js';
 
@@ -35,11 +36,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
   command: 'serve',
   describe: 'Serve recommendations over HTTP: POST /recommend (one request or a list), GET /health',
   builder: (y: Argv) =>
-    y
-      .option('model', { type: 'string', demandOption: true, describe: 'checkpoint (HF folder, .safetensors or P5 .pth)' })
-      .option('tokenizer', { type: 'string', demandOption: true, describe: 'tokenizer.json or spiece.model' })
-      .option('prompt', { type: 'string', demandOption: true, describe: 'manual prompt id (2-3, 5-7, ...) or prompt.json[#N]' })
-      .option('data', { type: 'string', describe: 'P5 data folder: the catalogue and the users\' histories' })
+    recommenderOptions(y)
       .option('port', { type: 'number', default: 8080, describe: '0: any free port' })
       .option('host', { type: 'string', default: '127.0.0.1' })
       .option('k', { alias: 'n', type: 'number', default: DEFAULT_K, describe: 'items per request unless it says' })
@@ -49,9 +46,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .option('max-wait-ms', { type: 'number', default: SERVE_DEFAULTS.maxWaitMs, describe: 'how long a batch waits for more requests' })
       .option('max-queue', { type: 'number', default: SERVE_DEFAULTS.maxQueue, describe: 'waiting requests before 503' })
       .option('timeout-ms', { type: 'number', default: SERVE_DEFAULTS.timeoutMs, describe: 'deadline of a request (504 after)' })
-      .option('max-body-bytes', { type: 'number', default: SERVE_DEFAULTS.maxBodyBytes, describe: 'largest request body (413 above)' })
-      .option('device', { type: 'string', default: 'auto', describe: 'cpu | cuda | cuda:N | auto' })
-      .option('dtype', dtypeOption) as unknown as Argv<ServeArgs>,
+      .option('max-body-bytes', { type: 'number', default: SERVE_DEFAULTS.maxBodyBytes, describe: 'largest request body (413 above)' }) as unknown as Argv<ServeArgs>,
   handler: async (args) => {
     checkInt('port', args.port, 0);
     if (args.port > 65535) fail('serve', `--port must be at most 65535, got ${args.port}`);
