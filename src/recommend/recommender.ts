@@ -18,7 +18,7 @@ import { loadDataset } from '../data/index.js';
 import { MAX_HISTORY } from '../data/splits.js';
 import { HISTORY_JOINERS, renderExample, SegmentEncoder, type Prompt, type PromptExample } from '../prompts/index.js';
 import { RANKING_MAX_LENGTH } from '../search/objective.js';
-import { Catalogue, itemOfText, itemSequences, type SequenceSet } from './catalogue.js';
+import { Catalogue, generatedText, itemOfText, itemSequences, type SequenceSet } from './catalogue.js';
 import { loadRecommendPrompt } from './prompt.js';
 
 export interface RecommendRequest {
@@ -118,8 +118,11 @@ export class Recommender {
   constructor(private readonly init: RecommenderInit) {
     const { prompt, tokenizer, backbone, dataset } = init;
     if (prompt.task === 'explanation') throw new PaprecError('recommender: an explanation prompt generates text; use a sequential or matching prompt');
-    if (backbone.config.vocabSize !== tokenizer.vocabSize) {
-      throw new PaprecError(`recommender: the model's vocabulary (${backbone.config.vocabSize}) differs from the tokenizer's (${tokenizer.vocabSize})`);
+    // More model rows than tokenizer pieces are fine (T5 v1.1: 32,128 for 32,100); generatedText reads them as no item.
+    if (backbone.config.vocabSize < tokenizer.vocabSize) {
+      throw new PaprecError(
+        `recommender: the model's vocabulary (${backbone.config.vocabSize} rows) is smaller than the tokenizer's (${tokenizer.vocabSize} pieces)`,
+      );
     }
     this.task = prompt.task;
     this.enc = new SegmentEncoder(tokenizer);
@@ -264,7 +267,7 @@ export class Recommender {
     const key = ids.join(',');
     let text = this.decoded.get(key);
     if (text === undefined) {
-      text = this.init.tokenizer.decode(ids).trim();
+      text = generatedText(ids, this.init.tokenizer);
       if (this.decoded.size < 100_000) this.decoded.set(key, text);
     }
     return text;
