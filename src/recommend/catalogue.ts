@@ -42,6 +42,16 @@ export class Catalogue {
   }
 }
 
+/**
+ * The text of generated ids, '' when they hold a model row beyond the tokenizer's pieces (T5 v1.1 / Flan-T5 keep
+ * 32,128 rows for 32,100 pieces). Such a row decodes to nothing, so decoding the rest alone would misread the
+ * output (`▁12`, row 32105, `34` as item 1234): an output holding one names no item.
+ */
+export function generatedText(ids: Int32Array, tokenizer: Pick<Tokenizer, 'decode' | 'vocabSize'>): string {
+  for (const id of ids) if (id >= tokenizer.vocabSize) return '';
+  return tokenizer.decode(ids).trim();
+}
+
 /** The item a generated text names: a canonical positive integer (`12`, never `012` or `1 2`), else undefined. */
 export function itemOfText(text: string): number | undefined {
   if (!/^[1-9]\d*$/.test(text)) return undefined;

@@ -12,7 +12,7 @@ export {
   type RecommenderInit,
   type RowOutputs,
 } from './recommender.js';
-export { Catalogue, itemOfText, itemSequences, type SequenceSet } from './catalogue.js';
+export { Catalogue, generatedText, itemOfText, itemSequences, type SequenceSet } from './catalogue.js';
 export { loadRecommendPrompt, RECOMMEND_TASKS } from './prompt.js';
 export { RecommendServer, SERVE_DEFAULTS, type ServeOptions } from './server.js';
 export { Batcher, QueueFullError, type BatcherOptions } from './batcher.js';

@@ -13,6 +13,9 @@ import { readHistory } from '../../src/search/history.js';
 import { loadTokenizer } from '../../src/tokenizer/index.js';
 import { pretrain } from '../../src/train/index.js';
 import { runEval } from '../../src/cli/eval.js';
+import { Recommender, generatedText, itemOfText } from '../../src/recommend/index.js';
+import { loadDataset } from '../../src/data/index.js';
+import { manualPrompt } from '../../src/prompts/index.js';
 import { SHARED } from '../helpers/golden.js';
 
 const EXTRA_ROWS = 11;
@@ -149,6 +152,54 @@ describe('vocabulary rows beyond the tokenizer', () => {
     const masked = await topCandidates(b, g, 1, 5, modelSlotMask(tokenizerMask, 40));
     expect([...masked.ids].every((id) => id < 32)).toBe(true);
     b.dispose();
+  });
+
+  it('an output holding one names no item: generatedText reads it as empty (plain decoding would misread the rest)', async () => {
+    const tok = await loadTokenizer(demo.tokenizerPath);
+    const ids = tok.encode('1234', { addEos: false });
+    expect(ids.length).toBeGreaterThan(1);
+    const spliced = Int32Array.from([ids[0]!, pieces + 3, ...ids.slice(1)]);
+    expect(tok.decode(spliced).trim()).toBe('1234'); // the hazard: the extra row decodes to nothing
+    expect(generatedText(spliced, tok)).toBe('');
+    expect(itemOfText(generatedText(spliced, tok))).toBeUndefined();
+    expect(itemOfText(generatedText(Int32Array.from(ids), tok))).toBe(1234);
+  });
+
+  it('the recommender takes a model with extra rows; an output that went into them names no item', async () => {
+    const tok = await loadTokenizer(demo.tokenizerPath);
+    const ds = await loadDataset(demo.dataDir);
+    const b = await Backbone.create(
+      { vocabSize: pieces + EXTRA_ROWS, dModel: 16, dKv: 4, dFf: 32, numHeads: 2, numLayers: 1, feedForwardProj: 'gated-gelu', tieWordEmbeddings: false },
+      { seed: 7 },
+    );
+    const original = await b.tensors();
+    // Extra head rows +-c u_i: whatever the decoder state h, one of each pair scores c |h . u_i|; as c grows beam
+    // search goes into them, at first between real pieces (the case plain decoding misreads).
+    let mixed = 0;
+    for (const c of [5, 10, 20, 40]) {
+      const t = new Map(original);
+      const head = { ...original.get('lm_head.weight')!, data: Float32Array.from(original.get('lm_head.weight')!.data) };
+      for (let e = 0; e < EXTRA_ROWS; e++) {
+        for (let d = 0; d < 16; d++) head.data[(pieces + e) * 16 + d] = (e % 2 === 0 ? c : -c) * (d === (e >> 1) ? 1 : 0.1);
+      }
+      t.set('lm_head.weight', head);
+      b.setTensors(t);
+      const rec = new Recommender({ backbone: b, tokenizer: tok, prompt: manualPrompt('2-3'), dataset: ds });
+      const [out] = await rec.generate([rec.prepare({ user: 1, k: 5 }, { beams: 5 })], { beams: 5, returnSequences: 5 });
+      out!.ids.forEach((ids, j) => {
+        if (!ids.some((id) => id >= pieces)) return;
+        expect(out!.texts[j]).toBe('');
+        if (tok.decode(ids).trim() !== '') mixed++;
+      });
+      const r = await rec.recommend({ user: 1, k: 5 }, { beams: 5 });
+      for (const item of r.items) expect(out!.texts).toContain(String(item));
+    }
+    expect(mixed, 'some output mixed real pieces and extra rows').toBeGreaterThan(0);
+    b.dispose();
+    const small = await Backbone.create({ vocabSize: pieces - 1, dModel: 16, dKv: 4, dFf: 32, numHeads: 2, numLayers: 1 }, { seed: 7 });
+    expect(() => new Recommender({ backbone: small, tokenizer: tok, prompt: manualPrompt('2-3') }))
+      .toThrow(`recommender: the model's vocabulary (${pieces - 1} rows) is smaller than the tokenizer's (${pieces} pieces)`);
+    small.dispose();
   });
 
   it('modelSlotMask pads with zeros and refuses a model smaller than the tokenizer', () => {
