@@ -7,7 +7,8 @@
  * fp32 against fp32 and bf16 against bf16. Agreement is checked on the way (fp32 sequences against Hugging Face's, bf16
  * beams against each side's own fp32). One table is printed; bench/index.ts writes the numbers to bench/results/vs-hf.json.
  *
- * PAPREC_BENCH_QUICK=1: one pair, one repetition (development). PAPREC_BENCH_PAIRS, PAPREC_BENCH_THREADS (default 2,
+ * PAPREC_BENCH_QUICK=1: one pair (development). PAPREC_BENCH_PAIRS (default 4), PAPREC_BENCH_REPS (timed runs per side
+ * per pair, default 1; a training run is 3 steps), PAPREC_BENCH_THREADS (default 2,
  * both sides), PAPREC_HF_REFERENCE (the HF folder; default bench/results/hf-p5-small), PAPREC_HF_PYTHON.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
@@ -24,7 +25,7 @@ import { decode, f32, HfWorker, hfPython, i32 } from './hfWorker.js';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const QUICK = process.env.PAPREC_BENCH_QUICK === '1';
 const PAIRS = Number(process.env.PAPREC_BENCH_PAIRS ?? (QUICK ? 1 : 4));
-const REPS = QUICK ? 1 : 2; // timed runs per side per pair (their median is the pair's time)
+const REPS = Number(process.env.PAPREC_BENCH_REPS ?? 1); // timed runs per side per pair (their median is the pair's time)
 const THREADS = Number(process.env.PAPREC_BENCH_THREADS ?? 2);
 const BATCH = 16;
 const SOURCE_MIN = 35;
@@ -178,20 +179,38 @@ interface Beams {
   scores: Float32Array;
 }
 
-/** Rows (of `rows` inputs) whose `perRow` returned beams are all equal, and the largest |score a - score b|. */
-function compareBeams(a: Beams, b: Beams, rows: number, perRow: number): { equalRows: number; maxScoreDiff: number } {
+/**
+ * Rows (of `rows` inputs) whose `perRow` returned beams are all equal, the largest |score a - score b|, and the median
+ * ratio score a / score b (a constant ratio is a different length normalisation, not a different model).
+ * `hf5MaxLength`: a's scores follow HF 4.x (paprec), b's HF 5.x, which divides a hypothesis that reached max_length
+ * without </s> by max_length - 1 instead of max_length; `maxScoreDiffSameRule` then compares under b's rule.
+ */
+function compareBeams(
+  a: Beams,
+  b: Beams,
+  rows: number,
+  perRow: number,
+  hf5MaxLength?: number,
+): { equalRows: number; maxScoreDiff: number; maxScoreDiffSameRule: number; scoreRatio: number } {
   let equalRows = 0;
   let maxScoreDiff = 0;
+  let maxScoreDiffSameRule = 0;
+  const ratios: number[] = [];
   for (let r = 0; r < rows; r++) {
     let same = true;
     for (let j = 0; j < perRow; j++) {
       const k = r * perRow + j;
-      if (hypothesis(a.sequences, k, a.width) !== hypothesis(b.sequences, k, b.width)) same = false;
+      const h = hypothesis(a.sequences, k, a.width);
+      if (h !== hypothesis(b.sequences, k, b.width)) same = false;
       maxScoreDiff = Math.max(maxScoreDiff, Math.abs(a.scores[k]! - b.scores[k]!));
+      const unfinished = hf5MaxLength !== undefined && !h.split(',').includes('1');
+      const rescaled = unfinished ? (a.scores[k]! * hf5MaxLength) / (hf5MaxLength - 1) : a.scores[k]!;
+      maxScoreDiffSameRule = Math.max(maxScoreDiffSameRule, Math.abs(rescaled - b.scores[k]!));
+      if (b.scores[k]! !== 0) ratios.push(a.scores[k]! / b.scores[k]!);
     }
     if (same) equalRows++;
   }
-  return { equalRows, maxScoreDiff };
+  return { equalRows, maxScoreDiff, maxScoreDiffSameRule, scoreRatio: ratios.length > 0 ? median(ratios) : NaN };
 }
 
 /** max |a - b| / max |b|. */
@@ -218,6 +237,8 @@ interface Run {
 interface Measure {
   key: string;
   label: string;
+  /** beam searches: returned sequences per row and max_length */
+  beams?: { perRow: number; maxLength: number };
   /** per dtype: paprec and Hugging Face, each returning per-example ms of `reps` runs */
   paprec(dtype: BenchDtype, reps: number): Promise<Run>;
   /** `outputs`: also bring back what the agreement checks read (gradients are large: the warm-up run only) */
@@ -235,6 +256,7 @@ function beamsOfHf(r: Record<string, unknown>): Beams {
 
 export async function benchVsHf(): Promise<Record<string, number | string>> {
   if (!Number.isInteger(PAIRS) || PAIRS < 1) throw new Error(`PAPREC_BENCH_PAIRS must be a positive integer, got ${process.env.PAPREC_BENCH_PAIRS}`);
+  if (!Number.isInteger(REPS) || REPS < 1) throw new Error(`PAPREC_BENCH_REPS must be a positive integer, got ${process.env.PAPREC_BENCH_REPS}`);
   if (!Number.isInteger(THREADS) || THREADS < 1) throw new Error(`PAPREC_BENCH_THREADS must be a positive integer, got ${process.env.PAPREC_BENCH_THREADS}`);
   const python = hfPython();
   const small = PRESETS['p5-small']!;
@@ -298,6 +320,7 @@ export async function benchVsHf(): Promise<Record<string, number | string>> {
     const beamMeasure = (key: string, label: string, numBeams: number, numReturnSequences: number, maxLength: number, targets?: Measure['targets']): Measure => ({
       key,
       label,
+      beams: { perRow: numReturnSequences, maxLength },
       ...(targets ? { targets } : {}),
       async paprec(dtype, reps) {
         const run: Run = { ms: [] };
@@ -328,7 +351,8 @@ export async function benchVsHf(): Promise<Record<string, number | string>> {
       async paprec(dtype, reps) {
         const run: Run = { ms: [] };
         for (let i = 0; i < reps; i++) {
-          const backbone = await Backbone.create(preset, { seed: SEED, device: 'cpu' });
+          // no whole-word embeddings: the same model as transformers' T5ForConditionalGeneration
+          const backbone = await Backbone.create({ ...config, wholeWordEmbeddings: false }, { seed: SEED, device: 'cpu' });
           try {
             const trainer = new BackboneTrainer(backbone, { lr: 1e-3, seed: SEED, bf16: dtype === 'bf16' });
             await trainer.runEpoch(trainData(slice(trainRows, 0, BATCH)), { epoch: 0, batchSize: BATCH }); // warm-up step
@@ -442,16 +466,22 @@ export async function benchVsHf(): Promise<Record<string, number | string>> {
       }
       agreement.set('grad', parts.join('; '));
     }
-    for (const m of measures.filter((x) => x.key.startsWith('beam') || x.key === 'search')) {
-      const perRow = m.key === 'beam20' ? 10 : m.key === 'beam5' ? 5 : search.numReturnSequences;
+    for (const m of measures) {
+      if (!m.beams) continue;
+      const { perRow, maxLength } = m.beams;
       const parts: string[] = [];
       const p = g(`${m.key}.paprec.fp32`)?.beams;
       const h = g(`${m.key}.hf.fp32`)?.beams;
       if (p && h) {
-        const c = compareBeams(p, h, BATCH, perRow);
+        const c = compareBeams(p, h, BATCH, perRow, maxLength);
         out[`${m.key}.fp32.rows_identical_to_hf`] = c.equalRows / BATCH;
         out[`${m.key}.fp32.max_score_diff_vs_hf`] = c.maxScoreDiff;
-        parts.push(`fp32 = HF: ${c.equalRows}/${BATCH} rows, max|Δscore| ${c.maxScoreDiff.toExponential(1)}`);
+        out[`${m.key}.fp32.max_score_diff_vs_hf_same_length_rule`] = c.maxScoreDiffSameRule;
+        out[`${m.key}.fp32.score_ratio_vs_hf`] = c.scoreRatio;
+        parts.push(
+          `fp32 = HF: ${c.equalRows}/${BATCH} rows; scores: ratio ${c.scoreRatio.toFixed(4)} (HF 5.x divides an unfinished ` +
+            `hypothesis by max_length - 1, paprec like 4.x by max_length), max|Δ| ${c.maxScoreDiffSameRule.toExponential(1)} under one rule`,
+        );
       }
       for (const side of ['paprec', 'hf'] as const) {
         const a = g(`${m.key}.${side}.bf16`)?.beams;
