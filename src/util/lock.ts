@@ -69,18 +69,27 @@ export async function lockOutputDir(dir: string, command: string, opts: { force?
   const me: LockHolder = { pid: process.pid, host: os.hostname(), started: new Date().toISOString(), command };
   const text = `${JSON.stringify(me)}\n`;
   for (let attempt = 0; ; attempt++) {
+    // The holder is written to a private file first and hard-linked to the lock name: link() fails when the lock
+    // exists, and a lock that exists is never seen empty or half-written by a racing run.
+    const mine = path.join(dir, `${LOCK_FILE}.${process.pid}-${Date.now()}`);
     try {
-      const handle = await fsp.open(file, 'wx');
+      const handle = await fsp.open(mine, 'wx');
       try {
         await handle.writeFile(text);
         await handle.sync();
       } finally {
         await handle.close();
       }
+      await fsp.link(mine, file).catch(async (err: NodeJS.ErrnoException) => {
+        // File systems without hard links (some FUSE / FAT mounts): an exclusive create, written in one call.
+        if (!['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'].includes(err.code ?? '')) throw err;
+        await fsp.writeFile(file, text, { flag: 'wx' });
+      });
+      await fsp.rm(mine, { force: true });
       break;
     } catch (err) {
+      await fsp.rm(mine, { force: true }).catch(() => {});
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        await fsp.rm(file, { force: true }).catch(() => {});
         for (const d of [...created].reverse()) await fsp.rmdir(d).catch(() => {});
         throw fsError(err, dir, 'take the output folder lock');
       }
