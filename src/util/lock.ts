@@ -53,9 +53,9 @@ function alive(pid: number): boolean {
   }
 }
 
-/** User entries of a folder: everything but the lock file (for "is this folder empty / ours?" checks). */
+/** User entries of a folder: everything but the lock file and a racing run's private copy of it (for "is this folder empty / ours?" checks). */
 export async function userEntries(dir: string): Promise<string[]> {
-  return (await fsp.readdir(dir)).filter((n) => n !== LOCK_FILE);
+  return (await fsp.readdir(dir)).filter((n) => n !== LOCK_FILE && !n.startsWith(`${LOCK_FILE}.`));
 }
 
 /**
