@@ -1,8 +1,5 @@
 #include "engine/device.h"
 
-#ifdef PAPREC_WITH_CUDA
-#include <ATen/cuda/CUDAContext.h>
-#endif
 
 #include <cstdlib>
 #include <fstream>
@@ -77,21 +74,13 @@ std::string cpu_bf16_refusal() {
 #endif
 }
 
-bool cuda_bf16(const torch::Device& device) {
-#ifdef PAPREC_WITH_CUDA
-  return device.is_cuda() && at::cuda::getDeviceProperties(device.index())->major >= 8;
-#else
-  (void)device;
-  return false;
-#endif
-}
-
 }  // namespace
 
 torch::Dtype parse_dtype(const std::string& name, const torch::Device& device) {
   if (name.empty() || name == "fp32" || name == "float32") return torch::kFloat32;
   if (name == "auto") {
-    const bool bf16 = device.is_cuda() ? cuda_bf16(device) : cpu_bf16_refusal().empty();
+    // CUDA: bf16 (native from Ampere on; older GPUs run it, slower); CPU: where it has a bf16 matrix unit.
+    const bool bf16 = device.is_cuda() || cpu_bf16_refusal().empty();
     return bf16 ? torch::kBFloat16 : torch::kFloat32;
   }
   if (name == "tf32") {
