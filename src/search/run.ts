@@ -142,6 +142,7 @@ async function prepare(input: RunSearchInput, report: (p: RunProgress) => void):
 
   const backbone = await Backbone.load(inputs.model, { device: opts.device, dtype: opts.dtype ?? 'fp32' });
   checkAgainstVocabulary(opts, { ...vocab, modelVocab: backbone.config.vocabSize });
+  report({ type: 'info', message: `backbone on ${backbone.device} in ${backbone.dtype}` });
 
   if (!state) {
     const numUsers = dataset.users.length;
