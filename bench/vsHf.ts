@@ -16,7 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Backbone } from '../src/backbone/index.js';
-import { PRESETS, type P5Config } from '../src/checkpoint/index.js';
+import { PRESETS, toHfConfig, type P5Config } from '../src/checkpoint/index.js';
 import { native } from '../src/native.js';
 import { DEFAULTS, evalSettings } from '../src/search/index.js';
 import { BackboneTrainer, type TrainData } from '../src/train/index.js';
@@ -103,17 +103,12 @@ function slice(rows: Rows, from: number, to: number): Rows {
 
 // ---- the reference folder ------------------------------------------------------------------------------------
 
+const SHAPE_KEYS = ['vocab_size', 'd_model', 'd_kv', 'd_ff', 'num_heads', 'num_layers', 'num_decoder_layers'] as const;
+
 /** The HF T5Config keys that fix the model's shape, as a P5 preset has them. */
 function hfShape(c: P5Config): Record<string, number> {
-  return {
-    vocab_size: c.vocabSize,
-    d_model: c.dModel,
-    d_kv: c.dKv,
-    d_ff: c.dFf,
-    num_heads: c.numHeads,
-    num_layers: c.numLayers,
-    num_decoder_layers: c.numDecoderLayers,
-  };
+  const hf = toHfConfig(c);
+  return Object.fromEntries(SHAPE_KEYS.map((k) => [k, hf[k] as number]));
 }
 
 /** Refuses a reference folder whose config.json is not of the expected shape, naming the file and the key. */
