@@ -232,6 +232,8 @@ export interface NativeAddon {
     chunkElements?: number,
   ): Promise<{ ids: Int32Array; scores: Float32Array }>;
   defaultStreams(backbone: NativeBackbone): number;
+  /** True when `generate` reads `constraint` (an addon built before it ignores the option). */
+  constrainedDecoding?: boolean;
 }
 
 let addon: NativeAddon | undefined;

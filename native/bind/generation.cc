@@ -119,6 +119,7 @@ void register_generation(Napi::Env env, Napi::Object exports) {
   exports.Set("generateNaive", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return Generate(i, true); }));
   exports.Set("topCandidates", Napi::Function::New(env, TopCandidates));
   exports.Set("defaultStreams", Napi::Function::New(env, DefaultStreams));
+  exports.Set("constrainedDecoding", Napi::Boolean::New(env, true));  // generate reads options.constraint
   register_example_set(env, exports);
 }
 

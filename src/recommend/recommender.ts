@@ -285,6 +285,9 @@ export class Recommender {
     const { constraint, longest } = this.constraintOf(rows);
     const maxLength = Math.max(opts.maxLength ?? RANKING_MAX_LENGTH, longest + 1);
     const batch = toNativeBatch({ inputIds: rows.map((r) => r.inputIds), wholeWordIds: rows.map((r) => r.wholeWordIds) });
+    if (constraint && native().constrainedDecoding !== true) {
+      throw new PaprecError('recommend: this build of the native addon predates constrained decoding; rebuild it (npm run build:native)');
+    }
     let r;
     try {
       r = await native().generate(this.init.backbone.native, batch, {
@@ -330,9 +333,14 @@ export class Recommender {
       const o = outs[i]!;
       for (let j = 0; j < o.texts.length && items.length < p.k; j++) {
         const item = itemOfText(o.texts[j]!);
-        if (item === undefined || seen.has(item) || (p.allowed && !p.allowed.has(item))) continue;
-        seen.add(item);
-        items.push(item);
+        const valid = item !== undefined && (!p.allowed || p.allowed.has(item));
+        if (!valid && p.constraint !== null) {
+          // constrained outputs are valid by construction: an addon built before constrained decoding ignores it
+          throw new PaprecError(`recommend: constrained decoding returned "${o.texts[j]}", not an allowed item; rebuild the native addon (npm run build:native)`);
+        }
+        if (!valid || seen.has(item!)) continue;
+        seen.add(item!);
+        items.push(item!);
         scores.push(o.scores[j]!);
       }
       return { user: p.user, items, scores };
