@@ -411,6 +411,7 @@ export async function benchVsHf(): Promise<Record<string, number | string>> {
         }
       }
     }
+    const pairLoads: number[] = []; // 1-minute load average at the end of each pair: a busy machine slows the two sides unequally
     for (let pair = 0; pair < PAIRS; pair++) {
       for (const m of measures) {
         for (const dtype of DTYPES) {
@@ -432,7 +433,8 @@ export async function benchVsHf(): Promise<Record<string, number | string>> {
           console.log(`  vs-hf: pair ${pair + 1}/${PAIRS} ${m.key} ${dtype}: transformers ${ms('hf')}, paprec ${ms('paprec')} per example`);
         }
       }
-      console.log(`  vs-hf: pair ${pair + 1}/${PAIRS} done (load average ${os.loadavg()[0]!.toFixed(1)})`);
+      pairLoads.push(os.loadavg()[0]!);
+      console.log(`  vs-hf: pair ${pair + 1}/${PAIRS} done (load average ${pairLoads.at(-1)!.toFixed(1)})`);
     }
 
     // Agreement.
@@ -522,7 +524,8 @@ export async function benchVsHf(): Promise<Record<string, number | string>> {
     const header = [
       `paprec (LibTorch ${info.torchVersion}, ${THREADS} threads) against transformers ${hello.transformers} (torch ${hello.torch}, ` +
         `${hello.threads} threads; bf16 = model.to(torch.bfloat16)); CPU: ${os.cpus()[0]?.model ?? '?'} x ${os.cpus().length}, ` +
-        `AMX ${hello.amx ? 'yes' : 'no'}, AVX512-BF16 ${hello.avx512_bf16 ? 'yes' : 'no'}; load average ${loadStart.toFixed(1)} -> ${loadEnd.toFixed(1)}`,
+        `AMX ${hello.amx ? 'yes' : 'no'}, AVX512-BF16 ${hello.avx512_bf16 ? 'yes' : 'no'}; load average ${loadStart.toFixed(1)} at the start, ` +
+        `${pairLoads.map((l) => l.toFixed(1)).join(' / ')} after each pair`,
       `weights: ${path.relative(process.cwd(), refDir) || refDir} (p5-small shape, random, written by transformers: ${reference}); batch ${BATCH}, ` +
         `sources ${SOURCE_MIN}-${SOURCE_MAX} tokens, ${TARGET}-token targets; padded fraction: ${(batch.paddedFraction * 100).toFixed(1)}% of the ` +
         `gradient / beam batch, ${(median(trainPadded) * 100).toFixed(1)}% of the training batches (median, as transformers gets them); ` +
@@ -548,6 +551,7 @@ export async function benchVsHf(): Promise<Record<string, number | string>> {
       'setup.reference': refDir,
       'setup.load_average_start': loadStart,
       'setup.load_average_end': loadEnd,
+      'setup.load_average_per_pair': pairLoads.map((l) => l.toFixed(2)).join(' '),
     });
     return out;
   } finally {
