@@ -135,6 +135,8 @@ export interface NativeGenerateOptions {
   minLength?: number;
   earlyStopping?: boolean;
   lengthPenalty?: number;
+  /** > 0: ids from here on are never generated (model rows beyond the tokenizer's pieces). */
+  vocabLimit?: number;
   /** `generate` only: constrained decoding (native/engine/constraint.h). */
   constraint?: NativeConstraint;
 }

@@ -34,6 +34,8 @@ GenerateOptions read_generate_options(const Napi::Object& o) {
   g.min_length = get_int(o, "minLength", 0);
   g.early_stopping = get_bool(o, "earlyStopping", false);
   g.length_penalty = get_number(o, "lengthPenalty", 1.0);
+  g.vocab_limit = get_int(o, "vocabLimit", 0);
+  if (g.vocab_limit < 0) throw std::invalid_argument("generate: vocabLimit must be >= 0, got " + std::to_string(g.vocab_limit));
   check_generate_options(g);
   return g;
 }

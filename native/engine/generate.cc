@@ -76,6 +76,7 @@ GenerateResult beam_search(int64_t B, const GenerateOptions& o, Stepper& stepper
     auto logits = stepper.logits(ids);
     const int64_t V = logits.size(1);
     auto scores = torch::log_softmax(logits.to(torch::kFloat32), -1);
+    if (o.vocab_limit > 0 && o.vocab_limit < V) scores.narrow(1, o.vocab_limit, V - o.vocab_limit).fill_(-std::numeric_limits<float>::infinity());
     if (o.constraint) o.constraint->mask_beams(scores, seqs, active, width);
     if (cur_len < o.min_length) scores.select(1, o.eos).fill_(-std::numeric_limits<float>::infinity());
     scores = scores + beam_scores.unsqueeze(1);
@@ -176,6 +177,10 @@ GenerateResult greedy(int64_t B, const GenerateOptions& o, Stepper& stepper, con
   int64_t cur_len = 1;
   while (cur_len < o.max_length) {
     auto logits = stepper.logits(ids).to(torch::kFloat32);
+    if (o.vocab_limit > 0 && o.vocab_limit < logits.size(1)) {
+      logits = logits.clone();
+      logits.narrow(1, o.vocab_limit, logits.size(1) - o.vocab_limit).fill_(-std::numeric_limits<float>::infinity());
+    }
     if (o.constraint) o.constraint->mask_greedy(logits, ids);
     if (cur_len < o.min_length) {
       logits = logits.clone();
@@ -225,7 +230,8 @@ void check_generate_options(const GenerateOptions& o) {
 GenerateResult generate_encoded(const P5Model& model, const torch::Tensor& encoder_hidden,
                                 const torch::Tensor& attention_mask, const GenerateOptions& o) {
   check_generate_options(o);
-  if (o.eos >= model.config().vocab_size || 2 * o.num_beams > model.config().vocab_size)
+  const int64_t vocab = o.vocab_limit > 0 ? std::min(o.vocab_limit, model.config().vocab_size) : model.config().vocab_size;
+  if (o.eos >= vocab || 2 * o.num_beams > vocab)
     throw std::invalid_argument("generate: the vocabulary is too small for " + std::to_string(o.num_beams) + " beams");
   torch::NoGradGuard no_grad;
   auto cache = model.start_cache(encoder_hidden, attention_mask, o.max_length);

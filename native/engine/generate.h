@@ -23,6 +23,8 @@ struct GenerateOptions {
   bool early_stopping = false;
   double length_penalty = 1.0;
   int64_t eos = 1, pad = 0, start = 0;
+  // > 0: ids from here on are never generated (a T5 v1.1 model keeps rows beyond its tokenizer's pieces).
+  int64_t vocab_limit = 0;
   std::shared_ptr<const PrefixConstraint> constraint;  // constrained decoding (allowed sequences); null: free
 };
 

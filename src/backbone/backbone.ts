@@ -36,6 +36,8 @@ export interface GenerateOptions {
   minLength?: number;
   earlyStopping?: boolean;
   lengthPenalty?: number;
+  /** The tokenizer's piece count: model rows from here on (T5 v1.1) are never generated. */
+  vocabLimit?: number;
 }
 
 export interface GenerateResult {
@@ -185,6 +187,7 @@ export class Backbone {
       minLength: opts.minLength ?? 0,
       earlyStopping: opts.earlyStopping ?? false,
       lengthPenalty: opts.lengthPenalty ?? 1.0,
+      ...(opts.vocabLimit !== undefined ? { vocabLimit: opts.vocabLimit } : {}),
     };
     let r;
     try {

@@ -200,6 +200,7 @@ export async function runEval(o: EvalOptions, io: EvalIo = {}): Promise<EvalRepo
       say(`run ${run + 1}/${runs}: ${set.size} ${o.task} examples (${split}), ${beams} beams on ${backbone.device} in ${backbone.dtype}`);
       const started = Date.now();
       const resident = ResidentExampleSet.upload(backbone, set, {
+        vocabLimit: tokenizer.vocabSize,
         ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
         ...(o.streams !== undefined ? { streams: o.streams } : {}),
       });

@@ -24,6 +24,8 @@ export interface UploadOptions {
   slotMask?: Uint8Array;
   /** A token accepted in slots although the mask leaves it out (the prompt's default `?`, which may be a bare `▁`). */
   defaultToken?: number;
+  /** The tokenizer's piece count: model rows from here on (T5 v1.1 keeps 32,128 for 32,100 pieces) are never generated. */
+  vocabLimit?: number;
 }
 
 export interface EvaluateOptions {
@@ -106,6 +108,7 @@ export class ResidentExampleSet {
     readonly dModel: number,
     private readonly slotMask: Uint8Array | undefined,
     private readonly defaultToken: number | undefined,
+    private readonly vocabLimit: number | undefined,
   ) {}
 
   /** Upload `set` to the backbone's device (validated there: ids, offsets, slot positions, user indices). */
@@ -150,6 +153,7 @@ export class ResidentExampleSet {
       backbone.config.dModel,
       opts.slotMask,
       opts.defaultToken,
+      opts.vocabLimit,
     );
   }
 
@@ -200,6 +204,7 @@ export class ResidentExampleSet {
       lengthPenalty: opts.lengthPenalty ?? 1.0,
       ranking,
       wholeWords: opts.wholeWords ?? true,
+      ...(this.vocabLimit !== undefined ? { vocabLimit: this.vocabLimit } : {}),
       ...(opts.streams !== undefined ? { streams: opts.streams } : {}),
     };
     const flat = await wrapAsync('evaluate', () => this.native.evaluate(assignments, o));

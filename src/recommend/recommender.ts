@@ -295,6 +295,7 @@ export class Recommender {
         numReturnSequences: opts.returnSequences,
         maxLength,
         earlyStopping: true,
+        vocabLimit: this.init.tokenizer.vocabSize,
         ...(constraint ? { constraint } : {}),
       });
     } catch (err) {

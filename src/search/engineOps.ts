@@ -4,12 +4,14 @@ import type { Backbone } from '../backbone/index.js';
 import { ResidentExampleSet, topCandidates } from '../engine/index.js';
 import type { EngineOps, ResidentSetLike } from './backend.js';
 
-export function engineOps(backbone: Backbone, streams?: number, slotMask?: Uint8Array): EngineOps {
+/** `vocabLimit`: the tokenizer's piece count; model rows beyond it are never generated. */
+export function engineOps(backbone: Backbone, streams?: number, slotMask?: Uint8Array, vocabLimit?: number): EngineOps {
   return {
     async upload(set: ExampleSet): Promise<ResidentSetLike> {
       const resident = ResidentExampleSet.upload(backbone, set, {
         ...(streams !== undefined ? { streams: Math.max(1, streams) } : {}),
         ...(slotMask ? { slotMask } : {}),
+        ...(vocabLimit !== undefined ? { vocabLimit } : {}),
       });
       return {
         size: resident.size,

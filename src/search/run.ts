@@ -260,7 +260,7 @@ export async function runSearch(input: RunSearchInput, onProgress?: (p: RunProgr
   const p = await prepare(input, report);
   const shouldStop = () => input.signal?.aborted === true;
   const outDir = input.out;
-  const ops = engineOps(p.backbone, p.state.options.streams);
+  const ops = engineOps(p.backbone, p.state.options.streams, undefined, p.tokenizer.vocabSize);
   try {
     for (const v of p.state.variants) {
       if (v.status === 'done') continue;

@@ -95,3 +95,21 @@ describe('generate: the naive comparison path (bench) returns the same beams', (
     b.dispose();
   });
 });
+
+describe('vocabLimit: model rows beyond the tokenizer are never generated', () => {
+  it('bans ids >= vocabLimit in beam search and greedy decoding, and nothing else changes below it', async () => {
+    const b = await Backbone.create({ vocabSize: 300, dModel: 32, dKv: 8, dFf: 64, numHeads: 4, numLayers: 2 }, { seed: 5 });
+    try {
+      const inputIds = Array.from({ length: 8 }, (_, r) => [5 + r, 17, 42 + r, 99, 1]);
+      for (const opts of [{ numBeams: 5, numReturnSequences: 5, maxLength: 8 }, { numBeams: 1, numReturnSequences: 1, maxLength: 8 }]) {
+        const free = await b.generate({ inputIds }, opts);
+        const limited = await b.generate({ inputIds }, { ...opts, vocabLimit: 150 });
+        expect(Array.from(free.sequences).some((id) => id >= 150)).toBe(true); // the ban has something to ban
+        expect(Array.from(limited.sequences).every((id) => id < 150)).toBe(true);
+      }
+      await expect(b.generate({ inputIds }, { numBeams: 2, numReturnSequences: 1, maxLength: 4, vocabLimit: -1 })).rejects.toThrow(/vocabLimit/);
+    } finally {
+      b.dispose();
+    }
+  });
+});
