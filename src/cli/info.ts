@@ -4,10 +4,11 @@ import { native } from '../native.js';
 /** `paprec info`: the LibTorch the engine links, its devices and threads. */
 export const infoCommand: CommandModule = {
   command: 'info',
-  describe: 'print the LibTorch version, CUDA devices and threads the engine uses',
+  describe: 'print the LibTorch version, CUDA devices, threads and CPU bf16 support the engine uses',
   handler: () => {
     const i = native().info();
     console.log(`LibTorch ${i.torchVersion}; CUDA ${i.cudaCompiled ? 'compiled' : 'not compiled'}` +
-      `${i.cudaAvailable ? `, ${i.cudaDevices} device(s)` : ', no GPU'}; ${i.threads} CPU threads`);
+      `${i.cudaAvailable ? `, ${i.cudaDevices} device(s)` : ', no GPU'}; ${i.threads} CPU threads; ` +
+      `CPU bf16 unit ${i.cpuBf16 || 'none'}, --dtype auto on cpu = ${i.cpuAutoDtype}`);
   },
 };
