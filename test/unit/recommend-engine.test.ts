@@ -81,6 +81,16 @@ describe('constrained decoding', () => {
     expect(r!.scores.every(Number.isFinite)).toBe(true);
   });
 
+  it('a matching prompt renders the candidates and, constrained, picks only among them', async () => {
+    const match = new Recommender({ backbone, tokenizer: tok, prompt: manualPrompt('5-7'), dataset: ds });
+    const candidates = [2, 17, 33, 48, 64, 80, 96, 112];
+    const p = match.prepare({ user: 4, candidates }, { k: 5, beams: 8, constrained: true });
+    expect(tok.decode(p.inputIds)).toContain(candidates.join(' , '));
+    const [r] = await match.run([p], { beams: 8 });
+    expect(r!.items).toHaveLength(5);
+    for (const i of r!.items) expect(candidates).toContain(i);
+  });
+
   it('greedy decoding (1 beam) follows the constraint too', async () => {
     const enc = new SegmentEncoder(tok);
     const p = seq.prepare({ user: 3 }, { k: 1, beams: 1 });
