@@ -6,6 +6,7 @@ import * as http from 'node:http';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { writeDemoData } from '../../src/demo/index.js';
 import { loadTokenizer } from '../../src/tokenizer/index.js';
 import { loadDataset } from '../../src/data/index.js';
@@ -139,6 +140,25 @@ describe('paprec serve', () => {
     const fine = await post(url, { user: 4 });
     expect(fine.status).toBe(200);
     expect(fine.body.items).toHaveLength(5);
+  });
+
+  it('any JSON value or byte string as a body gets a 200 or a 4xx naming the field, never a crash', async () => {
+    const { url } = await start({ maxBodyBytes: 4096 });
+    const request = fc.record(
+      { user: fc.oneof(fc.integer({ min: -2, max: 60 }), fc.string(), fc.constant(null)), history: fc.array(fc.integer({ min: -1, max: 130 }), { maxLength: 5 }), k: fc.integer({ min: -1, max: 8 }) },
+      { requiredKeys: [] },
+    );
+    const body = fc.oneof(fc.jsonValue().map((v) => JSON.stringify(v) ?? 'null'), request.map((v) => JSON.stringify(v)), fc.array(request, { maxLength: 4 }).map((v) => JSON.stringify(v)), fc.string());
+    await fc.assert(
+      fc.asyncProperty(body, async (b) => {
+        const a = await post(url, b);
+        expect([200, 400, 413]).toContain(a.status);
+        if (a.status !== 200) expect(typeof a.body.error).toBe('string');
+        if (a.status === 400) expect(typeof a.body.field).toBe('string');
+      }),
+      { numRuns: 150, seed: 16 },
+    );
+    expect((await call(url, 'GET', '/health')).body.status).toBe('ok');
   });
 
   it('a flood past the queue gets 503 with Retry-After; the rest are answered; then it serves again', async () => {
