@@ -239,7 +239,14 @@ KV P5Model::project_kv(const Attention& w, const torch::Tensor& source) const {
 // The one attention of the model (T5: no 1/sqrt(d_kv)): softmax(q k^T + bias) v, softmax in fp32. q [B, H, Tq, d_kv];
 // kv [B, H, >= len, d_kv]; bias broadcasts to [B, H, Tq, len]. Returns [B, H, Tq, d_kv].
 torch::Tensor P5Model::attention(const torch::Tensor& q, const KV& kv, const torch::Tensor& bias) const {
-  auto k = kv.k.narrow(2, 0, kv.len), v = kv.v.narrow(2, 0, kv.len);
+  const bool whole = kv.len == kv.k.size(2);
+  auto k = whole ? kv.k : kv.k.narrow(2, 0, kv.len), v = whole ? kv.v : kv.v.narrow(2, 0, kv.len);
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+  // LibTorch's fused kernel (flash attention on the CPU): the same softmax with fp32 accumulation, far fewer passes
+  // over memory. Not while dropout is on: its masks would come from LibTorch's global generator, not the trainer's
+  // per-shard streams.
+  if (!training_ || config_.dropout <= 0) return at::scaled_dot_product_attention(q, k, v, bias, 0.0, false, 1.0);
+#endif
   auto scores = torch::matmul(q, k.transpose(2, 3)) + bias;
   auto weights = torch::softmax(scores.to(torch::kFloat32), -1).to(scores.scalar_type());
   return torch::matmul(dropout(weights), v);
