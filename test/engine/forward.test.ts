@@ -1,10 +1,11 @@
-// The native P5 model against real Hugging Face T5 (transformers 4.2.1) outputs, from both weight files.
+// The native model against real Hugging Face T5 (transformers 4.2.1) outputs, from both weight files: T5, P5 and the
+// T5 v1.1 fixtures (gated-GELU, untied or tied head).
 import { afterAll, describe, expect, it } from 'vitest';
 import * as path from 'node:path';
 import { Backbone } from '../../src/backbone/index.js';
-import { FIXTURES, loadFixture, encoderStateDiff, maxAbs, maxAbsDiff } from '../helpers/golden.js';
+import { FIXTURES, T5V11_FIXTURES, loadFixture, encoderStateDiff, maxAbs, maxAbsDiff } from '../helpers/golden.js';
 
-describe.each(FIXTURES)('fixture %s', (name) => {
+describe.each([...FIXTURES, ...T5V11_FIXTURES])('fixture %s', (name) => {
   const fx = loadFixture(name);
   const batch = {
     inputIds: fx.rows('input_ids'),
@@ -30,11 +31,13 @@ describe.each(FIXTURES)('fixture %s', (name) => {
     perExample.forEach((v, i) => expect(Math.abs(out.lossPerExample[i]! - v) / Math.abs(v)).toBeLessThanOrEqual(1e-5));
   });
 
-  it('input-embedding gradients match to 1e-4 relative', async () => {
-    const backbone = await Backbone.load(path.join(fx.dir, 'model.safetensors'));
+  it.each(weightFiles)('input-embedding gradients to the fixture rule (1e-6 + 1e-4 * max|golden|), from %s', async (file) => {
+    const backbone = await Backbone.load(file, { config: path.join(fx.dir, 'config.json') });
     loaded.push(backbone);
     const out = await backbone.inputGradients(batch);
     const golden = fx.f('grad_token_embeds_of_p5_loss').data;
+    expect(fx.json.tolerances.grad_rule).toBe('1e-6 + 1e-4 * max|golden grad|');
+    expect(out.shape).toEqual(fx.f('grad_token_embeds_of_p5_loss').shape);
     expect(maxAbsDiff(out.gradients, golden)).toBeLessThanOrEqual(1e-6 + 1e-4 * maxAbs(golden));
   });
 });

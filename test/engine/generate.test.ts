@@ -1,21 +1,29 @@
-// Beam search and greedy decoding against real Hugging Face transformers 4.2.1 generate() on every fixture case.
+// Beam search and greedy decoding against real Hugging Face transformers 4.2.1 generate() on every fixture case (T5,
+// P5, T5 v1.1), from both weight files.
 import { afterAll, describe, expect, it } from 'vitest';
 import * as path from 'node:path';
 import { Backbone } from '../../src/backbone/index.js';
-import { FIXTURES, loadFixture, maxAbsDiff } from '../helpers/golden.js';
+import { FIXTURES, T5V11_FIXTURES, loadFixture, maxAbsDiff } from '../helpers/golden.js';
 
 function ints(data: BigInt64Array | Float32Array): number[] {
   return Array.from(data as BigInt64Array, Number);
 }
 
-describe.each(FIXTURES)('fixture %s', (name) => {
+describe.each([...FIXTURES, ...T5V11_FIXTURES])('fixture %s', (name) => {
   const fx = loadFixture(name);
-  const cases = Object.entries<any>(fx.json.generate);
-  let backbone: Backbone | undefined;
-  const model = async () => (backbone ??= await Backbone.load(path.join(fx.dir, 'model.safetensors')));
-  afterAll(() => backbone?.dispose());
+  const weightFiles = [path.join(fx.dir, 'model.safetensors'), fx.pthFile];
+  const models = new Map<string, Promise<Backbone>>();
+  const load = (file: string) => {
+    if (!models.has(file)) models.set(file, Backbone.load(file, { config: path.join(fx.dir, 'config.json') }));
+    return models.get(file)!;
+  };
+  afterAll(async () => {
+    for (const m of models.values()) (await m).dispose();
+  });
+  const runs = weightFiles.flatMap((file) => Object.keys(fx.json.generate).map((c) => [c, file] as const));
 
-  it.each(cases.map(([c]) => c))('%s: sequences exact, scores / logits to 1e-4', async (caseName) => {
+  it.each(runs)('%s from %s: sequences exact, scores / logits to 1e-4', async (caseName, file) => {
+    const model = () => load(file);
     const c = fx.json.generate[caseName];
     const k = c.kwargs;
     const withWholeWords = c.whole_word_embeddings_applied && fx.tensors.has('gen.whole_word_ids');
