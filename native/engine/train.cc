@@ -68,8 +68,6 @@ class TrainingMode {
   P5Model& model_;
 };
 
-bool is_layer_norm(const std::string& name) { return name.find("layer_norm") != std::string::npos; }
-
 // One AdamW step of one fp32 CPU tensor in a single pass over memory. The tensor form below takes about seven
 // passes, which made the update a fifth of a p5-tiny training step (the 32k x d_model embedding dominates).
 void adamw_cpu(torch::Tensor& p, const torch::Tensor& g, AdamMoments& m, double keep, double beta1, double beta2,

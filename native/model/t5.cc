@@ -20,8 +20,6 @@ torch::Tensor additive_mask(const torch::Tensor& attention_mask, double value, t
 
 thread_local at::Generator* dropout_stream = nullptr;
 
-bool is_norm(const std::string& name) { return name.find("layer_norm") != std::string::npos; }
-
 // y = x W^T: HF's nn.Linear without bias.
 torch::Tensor dense(const torch::Tensor& x, const torch::Tensor& w) { return torch::nn::functional::linear(x, w); }
 
@@ -33,6 +31,8 @@ DropoutStream::DropoutStream(uint64_t seed)
 }
 DropoutStream::~DropoutStream() { dropout_stream = previous_; }
 at::Generator* DropoutStream::current() { return dropout_stream; }
+
+bool is_layer_norm(const std::string& name) { return name.find("layer_norm") != std::string::npos; }
 
 torch::Tensor relative_position_bucket(const torch::Tensor& relative_position, bool bidirectional,
                                        int64_t num_buckets, int64_t max_distance) {
@@ -184,14 +184,14 @@ void P5Model::init_weights(uint64_t seed) {
     else if (ends(".wi.weight") || ends(".wi_0.weight") || ends(".wi_1.weight")) t.normal_(0.0, 1.0 / std::sqrt(D), gen);
     else if (ends(".wo.weight")) t.normal_(0.0, 1.0 / std::sqrt(F), gen);
     else throw std::logic_error("no initialiser for " + name);
-    params_[name] = t.to(device_, is_norm(name) ? torch::kFloat32 : dtype_);
+    params_[name] = t.to(device_, is_layer_norm(name) ? torch::kFloat32 : dtype_);
   }
   bind();
 }
 
 void P5Model::to(torch::Device device, torch::Dtype dtype) {
   torch::NoGradGuard no_grad;
-  for (auto& [name, t] : params_) t = t.to(device, is_norm(name) ? torch::kFloat32 : dtype).detach();
+  for (auto& [name, t] : params_) t = t.to(device, is_layer_norm(name) ? torch::kFloat32 : dtype).detach();
   device_ = device;
   dtype_ = dtype;
   bind();

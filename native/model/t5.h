@@ -129,6 +129,9 @@ class P5Model {
   bool training_ = false;
 };
 
+// A layer norm's weight (stays fp32 in every precision; no weight decay).
+bool is_layer_norm(const std::string& name);
+
 // HF's relative position bucket (T5Attention._relative_position_bucket), float32 log, truncated.
 torch::Tensor relative_position_bucket(const torch::Tensor& relative_position, bool bidirectional,
                                        int64_t num_buckets, int64_t max_distance);
