@@ -19,7 +19,9 @@ import { loadTokenizer } from '../src/tokenizer/index.js';
 import { automatedPrompt, buildExampleSet } from '../src/prompts/index.js';
 import { Backbone } from '../src/backbone/index.js';
 import { native } from '../src/native.js';
-import { EngineBackend, engineOps, evalSettings, makeScorer, resolveSearchOptions } from '../src/search/index.js';
+import { EngineBackend, resolveSearchOptions } from '../src/search/index.js';
+import { ResidentExampleSet, modelSlotMask } from '../src/engine/index.js';
+import { makeScorer, selectionDecoding } from '../src/protocol/index.js';
 import type { ExampleSet } from '../src/types.js';
 
 const shared = (p: string): string => fileURLToPath(new URL(`../../shared/${p}`, import.meta.url));
@@ -54,10 +56,9 @@ export async function benchSearch(opts: { users?: number; k?: number; device?: s
   const prompt = automatedPrompt(tokenizer, { task: 'sequential', length: 5 });
   const val = buildExampleSet(dataset, tokenizer, { task: 'sequential', split: 'val', prompt, maxUsers: users });
   const train = buildExampleSet(dataset, tokenizer, { task: 'sequential', split: 'train', prompt, maxUsers: users });
-  const ops = engineOps(backbone);
-  const rVal = await ops.upload(val);
-  const rTrain = await ops.upload(train);
-  const mask = tokenizer.wordStartMask();
+  const upload = { slotMask: modelSlotMask(tokenizer.wordStartMask(), backbone.config.vocabSize), defaultToken: prompt.defaultUserToken, vocabLimit: tokenizer.vocabSize };
+  const rVal = ResidentExampleSet.upload(backbone, val, upload);
+  const rTrain = ResidentExampleSet.upload(backbone, train, upload);
   const current = { taskTokens: Int32Array.from(prompt.taskTokens) };
   const out: Record<string, number | string> = { device, 'validation users': val.size, 'training rows': train.size, k };
 
@@ -65,10 +66,9 @@ export async function benchSearch(opts: { users?: number; k?: number; device?: s
   const base = resolveSearchOptions({ task: 'sequential', k });
   let candidates = new Int32Array(0);
   for (const criterion of ['surrogate', 'loss', 'full'] as const) {
-    const settings = evalSettings({ ...base, criterion });
-    const backend = new EngineBackend({ ops, val: rVal, train: rTrain, valSet: val, settings, tokenizer, mask });
+    const backend = new EngineBackend({ val: rVal, train: rTrain, valSet: val, decoding: selectionDecoding('sequential', criterion, base), tokenizer });
     const scorer = makeScorer('sequential', criterion, base);
-    const [cands, gradS] = await timed(() => backend.taskCandidates(current, k, current.taskTokens, 0));
+    const [cands, gradS] = await timed(() => backend.taskCandidates(current, k, 0));
     candidates = Int32Array.from(cands.subarray(0, k));
     const assignments = Array.from(candidates, (id) => ({ taskTokens: Int32Array.from(current.taskTokens).fill(id, 0, 1) }));
     const [outs, evalS] = await timed(() => backend.evaluate(assignments));
@@ -98,7 +98,7 @@ export async function benchSearch(opts: { users?: number; k?: number; device?: s
       for (let i = 0; i < val.size; i += B) {
         const to = Math.min(val.size, i + B);
         const { input, ww } = rowsWith(val, tokens, i, to);
-        const g = await backbone.generate({ inputIds: input, wholeWordIds: ww }, { numBeams: 5, numReturnSequences: 5, maxLength: 16, earlyStopping: true });
+        const g = await backbone.generate({ inputIds: input, wholeWordIds: ww }, { numBeams: 5, numReturnSequences: 5, maxLength: selectionDecoding('sequential', 'surrogate')!.maxLength, earlyStopping: true });
         const [rows, len] = g.shape;
         for (let r = 0; r < rows; r++) {
           const text = tokenizer.decode(g.sequences.subarray(r * len, (r + 1) * len)).trim();

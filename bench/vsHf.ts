@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { Backbone } from '../src/backbone/index.js';
 import { PRESETS, toHfConfig, type P5Config } from '../src/checkpoint/index.js';
 import { native } from '../src/native.js';
-import { DEFAULTS, evalSettings } from '../src/search/index.js';
+import { selectionDecoding } from '../src/protocol/index.js';
 import { BackboneTrainer, type TrainData } from '../src/train/index.js';
 import { decode, f32, HfWorker, hfPython, i32 } from './hfWorker.js';
 
@@ -337,7 +337,7 @@ export async function benchVsHf(): Promise<Record<string, number | string>> {
       },
     });
 
-    const search = evalSettings({ task: 'sequential', criterion: 'surrogate', beams: DEFAULTS.beams, maxLength: DEFAULTS.maxLength });
+    const search = selectionDecoding('sequential', 'surrogate')!;
 
     const trainMeasure = (preset: 'p5-tiny' | 'p5-small', config: P5Config): Measure => ({
       key: `train-${preset.slice(3)}`,

@@ -26,6 +26,8 @@ interface SearchArgs {
   streams?: number;
   'gradient-sample'?: number;
   runs?: number;
+  'test-beams'?: number;
+  'max-length'?: number;
   out?: string;
   resume?: string;
   force: boolean;
@@ -84,11 +86,13 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
       })
       .option('seed', { type: 'number', describe: 'slot choice, gradient sample and rendering seed (default: 2022)' })
       .option('max-users', { type: 'number', describe: 'use users 1..N only' })
-      .option('device', { type: 'string', describe: 'cpu, cuda, cuda:N or auto (default: cpu; may change on --resume)' })
+      .option('device', { type: 'string', describe: 'cpu, cuda, cuda:N or auto (default: auto; may change on --resume)' })
       .option('dtype', { choices: dtypeOption.choices, describe: `${dtypeOption.describe} (default: fp32; may change on --resume)` })
       .option('streams', { type: 'number', describe: 'evaluation shards (CUDA streams; may change on --resume)' })
       .option('gradient-sample', { type: 'number', describe: 'training rows per task-gradient pass (default: all)' })
       .option('runs', { type: 'number', describe: 'test runs of the report (default: 5)' })
+      .option('test-beams', { type: 'number', describe: 'beams of the report\'s test pass (default: 20, as paprec eval)' })
+      .option('max-length', { type: 'number', describe: 'longest generation incl. the start token, selection and test (default: 50, as paprec eval)' })
       .option('out', { alias: 'o', type: 'string', describe: 'output folder' })
       .option('resume', { type: 'string', describe: 'continue the search saved in this folder (options given again must match, but --epochs may rise)' })
       .option('force', { type: 'boolean', default: false, describe: 'take over a stale lock of the output folder (a run killed with kill -9)' }) as unknown as Argv<SearchArgs>,
@@ -128,6 +132,8 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
         streams: args.streams,
         gradientSample: args['gradient-sample'],
         runs: args.runs,
+        testBeams: args['test-beams'],
+        maxLength: args['max-length'],
       };
       // Only the options given on the command line: the rest take the paper's defaults (or, on --resume, the saved values).
       const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));

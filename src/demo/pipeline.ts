@@ -145,27 +145,28 @@ function combinedMarkdown(r: Omit<DemoResult, 'markdown' | 'files' | 'interrupte
   return `${lines.join('\n')}\n`;
 }
 
-/** Run the whole demo into `opts.out`; `onEvent` sees every stage, pretraining step and search round. */
-export async function runDemo(opts: DemoOptions = {}, onEvent: (e: DemoEvent) => void = () => {}): Promise<DemoResult> {
-  const started = Date.now();
-  const seed = opts.seed ?? DEFAULT_DEMO_SEED;
-  if (!Number.isInteger(seed) || seed < 0) fail('demo', `--seed must be a non-negative integer, got ${seed}`);
-  const base = demoPlan(opts.quick ?? false, seed);
-  const plan = opts.plan ? opts.plan(base) : base;
-  const outDir = path.resolve(opts.out ?? DEFAULT_DEMO_DIR);
-  const device = opts.device ?? 'auto';
-  const steps = 2 + plan.tasks.length + 1;
-  const stage = (s: DemoStage, step: number, message: string, task?: Task) =>
-    onEvent({ type: 'stage', stage: s, step, steps, message, ...(task ? { task } : {}) });
-  const stopped = () => opts.signal?.aborted === true;
+/** What every phase of one demo run shares. */
+interface DemoRun {
+  opts: DemoOptions;
+  plan: DemoPlan;
+  seed: number;
+  device: string;
+  outDir: string;
+  started: number;
+  onEvent: (e: DemoEvent) => void;
+}
 
-  await prepareOut(outDir, opts.overwrite ?? false);
-  stage('data', 1, 'generating the synthetic world and its tokenizer');
-  const demo = await writeDemoData(outDir, plan.world);
-  const tokenizer = await loadTokenizer(demo.tokenizerPath);
+function stage(run: DemoRun, s: DemoStage, step: number, message: string, task?: Task): void {
+  run.onEvent({ type: 'stage', stage: s, step, steps: 2 + run.plan.tasks.length + 1, message, ...(task ? { task } : {}) });
+}
 
-  stage('pretrain', 2, `pretraining the backbone (${plan.pretrain.epochs} epochs on ${plan.pretrain.tasks.join(', ')})`);
-  const modelDir = path.join(outDir, 'backbone');
+const elapsed = (run: DemoRun) => (Date.now() - run.started) / 1000;
+
+/** Phase 2: the backbone, pretrained from scratch on the world's data; its validation curve as pretrain.svg. */
+async function pretrainBackbone(run: DemoRun, demo: { dataDir: string; tokenizerPath: string }, tokenizer: Tokenizer): Promise<PretrainResult> {
+  const { plan, opts } = run;
+  stage(run, 'pretrain', 2, `pretraining the backbone (${plan.pretrain.epochs} epochs on ${plan.pretrain.tasks.join(', ')})`);
+  const modelDir = path.join(run.outDir, 'backbone');
   const pre = await pretrain(
     {
       data: demo.dataDir,
@@ -178,76 +179,115 @@ export async function runDemo(opts: DemoOptions = {}, onEvent: (e: DemoEvent) =>
       tasks: plan.pretrain.tasks,
       sequentialPerUser: plan.pretrain.sequentialPerUser,
       validationUsers: plan.pretrain.validationUsers,
-      device,
-      seed,
+      device: run.device,
+      seed: run.seed,
       ...(opts.signal ? { signal: opts.signal } : {}),
     },
-    (event) => onEvent({ type: 'pretrain', event }),
+    (event) => run.onEvent({ type: 'pretrain', event }),
   );
-  const partial = { outDir, plan, dataDir: demo.dataDir, tokenizerPath: demo.tokenizerPath, modelDir, pretrain: pre };
-  if (!pre.completed || !pre.best) {
-    if (stopped()) return { ...partial, tasks: [], markdown: '', files: [], seconds: (Date.now() - started) / 1000, interrupted: true };
-    throw new PaprecError(`demo: pretraining finished no epoch (${modelDir})`);
-  }
-  await writeFileAtomic(path.join(outDir, 'pretrain.svg'), pretrainPlot(pre));
+  if (pre.completed && pre.best) await writeFileAtomic(path.join(run.outDir, 'pretrain.svg'), pretrainPlot(pre));
+  return pre;
+}
 
-  const tasks: DemoTaskResult[] = [];
-  const taskMarkdown = new Map<Task, string>();
-  for (const [i, task] of plan.tasks.entries()) {
-    stage('search', 3 + i, `${task}: non-personalized and personalized PAP-REC searches, then the test table`, task);
-    const dir = path.join(outDir, task);
-    const r = await runSearch(
-      {
-        out: dir,
-        data: demo.dataDir,
-        model: modelDir,
-        tokenizer: demo.tokenizerPath,
-        task,
-        personalized: true,
-        length: plan.search.length,
-        k: plan.search.k,
-        epochs: plan.search.epochs,
-        runs: plan.search.runs,
-        gradientSample: plan.search.gradientSample,
-        maxLength: plan.search.maxLength,
-        ...(task === 'explanation' ? { beams: plan.search.beams } : {}),
-        ...(plan.search.maxUsers[task] !== undefined ? { maxUsers: plan.search.maxUsers[task] } : {}),
-        seed,
-        device,
-        ...(opts.signal ? { signal: opts.signal } : {}),
-      },
-      (progress) => onEvent({ type: 'search', task, progress }),
-    );
-    if (r.interrupted || !r.results) {
-      return { ...partial, tasks, markdown: '', files: [], seconds: (Date.now() - started) / 1000, interrupted: true };
-    }
-    if (task !== 'explanation') await addPopularRow(dir, demo.dataDir, r.results, tokenizer);
-    const report = JSON.parse(await fsp.readFile(path.join(dir, 'report.json'), 'utf8')) as ReportJson;
-    taskMarkdown.set(task, await fsp.readFile(path.join(dir, 'report.md'), 'utf8'));
-    tasks.push({ task, dir, report, prompts: promptJson(r.state, tokenizer) });
-  }
+/** Phase 3: one task's `paprec search` (non-personalized and personalized) with its test table; undefined = stopped. */
+async function searchTask(
+  run: DemoRun,
+  task: Task,
+  step: number,
+  inputs: { dataDir: string; tokenizerPath: string; modelDir: string },
+  tokenizer: Tokenizer,
+): Promise<{ result: DemoTaskResult; markdown: string } | undefined> {
+  const { plan, opts } = run;
+  stage(run, 'search', step, `${task}: non-personalized and personalized PAP-REC searches, then the test table`, task);
+  const dir = path.join(run.outDir, task);
+  const r = await runSearch(
+    {
+      out: dir,
+      data: inputs.dataDir,
+      model: inputs.modelDir,
+      tokenizer: inputs.tokenizerPath,
+      task,
+      personalized: true,
+      length: plan.search.length,
+      k: plan.search.k,
+      epochs: plan.search.epochs,
+      runs: plan.search.runs,
+      gradientSample: plan.search.gradientSample,
+      // Explanation decodes long texts: the demo's 2-core budget takes fewer beams and a shorter length than the
+      // protocol's defaults (the same for the search and its test table; `paprec eval --beams --max-length` repeats it).
+      ...(task === 'explanation' ? { beams: plan.search.beams, testBeams: plan.search.beams, maxLength: plan.search.maxLength } : {}),
+      ...(plan.search.maxUsers[task] !== undefined ? { maxUsers: plan.search.maxUsers[task] } : {}),
+      seed: run.seed,
+      device: run.device,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    },
+    (progress) => run.onEvent({ type: 'search', task, progress }),
+  );
+  if (r.interrupted || !r.results) return undefined;
+  if (task !== 'explanation') await addPopularRow(dir, inputs.dataDir, r.results, tokenizer);
+  const report = JSON.parse(await fsp.readFile(path.join(dir, 'report.json'), 'utf8')) as ReportJson;
+  const markdown = await fsp.readFile(path.join(dir, 'report.md'), 'utf8');
+  return { result: { task, dir, report, prompts: promptJson(r.state, tokenizer) }, markdown };
+}
 
-  stage('report', steps, 'writing the report');
-  const seconds = (Date.now() - started) / 1000;
+/** Phase 4: the combined report.md / report.json over every task. */
+async function writeCombined(run: DemoRun, partial: Omit<DemoResult, 'tasks' | 'markdown' | 'files' | 'seconds' | 'interrupted'>, tasks: DemoTaskResult[], taskMarkdown: Map<Task, string>): Promise<DemoResult> {
+  stage(run, 'report', 2 + run.plan.tasks.length + 1, 'writing the report');
+  const seconds = elapsed(run);
   const markdown = combinedMarkdown({ ...partial, tasks, seconds }, taskMarkdown);
-  const reportFile = path.join(outDir, 'report.md');
-  const jsonFile = path.join(outDir, 'report.json');
+  const reportFile = path.join(run.outDir, 'report.md');
+  const jsonFile = path.join(run.outDir, 'report.json');
   await writeFileAtomic(reportFile, markdown);
+  const pre = partial.pretrain;
   await writeFileAtomic(
     jsonFile,
     `${JSON.stringify(
       {
-        quick: plan.quick,
-        seed,
+        quick: run.plan.quick,
+        seed: run.seed,
         seconds,
-        plan,
+        plan: run.plan,
         pretrain: { epochs: pre.history.length, best: pre.best, history: pre.history },
-        tasks: Object.fromEntries(tasks.map((t) => [t.task, { dir: path.relative(outDir, t.dir), report: t.report, prompts: t.prompts.prompts }])),
+        tasks: Object.fromEntries(tasks.map((t) => [t.task, { dir: path.relative(run.outDir, t.dir), report: t.report, prompts: t.prompts.prompts }])),
       },
       null,
       2,
     )}\n`,
   );
-  const files = [reportFile, jsonFile, path.join(outDir, 'pretrain.svg'), ...tasks.flatMap((t) => [path.join(t.dir, 'report.md'), path.join(t.dir, 'surrogate.svg')])];
+  const files = [reportFile, jsonFile, path.join(run.outDir, 'pretrain.svg'), ...tasks.flatMap((t) => [path.join(t.dir, 'report.md'), path.join(t.dir, 'surrogate.svg')])];
   return { ...partial, tasks, markdown, files, seconds, interrupted: false };
+}
+
+/** Run the whole demo into `opts.out`; `onEvent` sees every stage, pretraining step and search round. */
+export async function runDemo(opts: DemoOptions = {}, onEvent: (e: DemoEvent) => void = () => {}): Promise<DemoResult> {
+  const seed = opts.seed ?? DEFAULT_DEMO_SEED;
+  if (!Number.isInteger(seed) || seed < 0) fail('demo', `--seed must be a non-negative integer, got ${seed}`);
+  const base = demoPlan(opts.quick ?? false, seed);
+  const plan = opts.plan ? opts.plan(base) : base;
+  const run: DemoRun = { opts, plan, seed, device: opts.device ?? 'auto', outDir: path.resolve(opts.out ?? DEFAULT_DEMO_DIR), started: Date.now(), onEvent };
+  const stopped = (tasks: DemoTaskResult[], partial: Omit<DemoResult, 'tasks' | 'markdown' | 'files' | 'seconds' | 'interrupted'>): DemoResult =>
+    ({ ...partial, tasks, markdown: '', files: [], seconds: elapsed(run), interrupted: true });
+
+  await prepareOut(run.outDir, opts.overwrite ?? false);
+  stage(run, 'data', 1, 'generating the synthetic world and its tokenizer');
+  const demo = await writeDemoData(run.outDir, plan.world);
+  const tokenizer = await loadTokenizer(demo.tokenizerPath);
+
+  const pre = await pretrainBackbone(run, demo, tokenizer);
+  const modelDir = path.join(run.outDir, 'backbone');
+  const partial = { outDir: run.outDir, plan, dataDir: demo.dataDir, tokenizerPath: demo.tokenizerPath, modelDir, pretrain: pre };
+  if (!pre.completed || !pre.best) {
+    if (opts.signal?.aborted === true) return stopped([], partial);
+    throw new PaprecError(`demo: pretraining finished no epoch (${modelDir})`);
+  }
+
+  const tasks: DemoTaskResult[] = [];
+  const taskMarkdown = new Map<Task, string>();
+  for (const [i, task] of plan.tasks.entries()) {
+    const done = await searchTask(run, task, 3 + i, { ...demo, modelDir }, tokenizer);
+    if (!done) return stopped(tasks, partial);
+    tasks.push(done.result);
+    taskMarkdown.set(task, done.markdown);
+  }
+  return writeCombined(run, partial, tasks, taskMarkdown);
 }

@@ -4,7 +4,7 @@
  */
 import { popularRanks } from '../baselines/popular.js';
 import { promptExamples } from '../prompts/examples.js';
-import { rankingRun } from '../search/evaluate.js';
+import { rankingMeasure } from '../protocol/measure.js';
 import type { PromptResult, RunResult } from '../report/index.js';
 import type { Dataset, Task } from '../types.js';
 
@@ -14,7 +14,7 @@ export function popularRow(dataset: Dataset, task: Task, o: { runs: number; seed
   const runs: RunResult[] = [];
   for (let run = 1; run <= o.runs; run++) {
     const examples = promptExamples(dataset, task, 'test', o.seed + run - 1, o.maxUsers);
-    runs.push({ run, ...rankingRun(task, popularRanks(dataset, examples)) });
+    runs.push({ run, ...rankingMeasure(task, popularRanks(dataset, examples)) });
   }
   return { kind: POPULAR_KIND, manual: false, prompt: 'items ranked by training-split popularity', runs };
 }

@@ -36,8 +36,9 @@ export function ndcgPerExample(ranks: ArrayLike<number>, k: number): Float64Arra
   return out;
 }
 
+/** The arithmetic mean; NaN for no values (callers that define an empty score say so). */
 export function mean(values: ArrayLike<number>): number {
-  if (values.length === 0) return 0;
+  if (values.length === 0) return NaN;
   let s = 0;
   for (let i = 0; i < values.length; i++) s += values[i]!;
   return s / values.length;
@@ -45,12 +46,12 @@ export function mean(values: ArrayLike<number>): number {
 
 /** HR@k in [0, 1]; 0 for an empty list. */
 export function hitRate(ranks: ArrayLike<number>, k: number): number {
-  return mean(hitRatePerExample(ranks, k));
+  return ranks.length === 0 ? 0 : mean(hitRatePerExample(ranks, k));
 }
 
 /** NDCG@k in [0, 1]; 0 for an empty list. */
 export function ndcg(ranks: ArrayLike<number>, k: number): number {
-  return mean(ndcgPerExample(ranks, k));
+  return ranks.length === 0 ? 0 : mean(ndcgPerExample(ranks, k));
 }
 
 /** The named table P5 reports: `{'HR@1': .., 'NDCG@1': .., 'HR@5': .., ...}` (fractions, not percent). */

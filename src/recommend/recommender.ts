@@ -17,7 +17,6 @@ import { loadTokenizer } from '../tokenizer/index.js';
 import { loadDataset } from '../data/index.js';
 import { MAX_HISTORY } from '../data/splits.js';
 import { HISTORY_JOINERS, renderExample, SegmentEncoder, type Prompt, type PromptExample } from '../prompts/index.js';
-import { RANKING_MAX_LENGTH } from '../search/objective.js';
 import { Catalogue, generatedText, itemOfText, itemSequences, type SequenceSet } from './catalogue.js';
 import { loadRecommendPrompt } from './prompt.js';
 
@@ -71,6 +70,9 @@ export interface RowOutputs {
 
 export const DEFAULT_K = 10;
 export const DEFAULT_BEAMS = 20;
+/** A request's longest decoding, start token included, unless it asks: item ids are a few pieces (a serving
+ * bound; measurements use the protocol's, src/protocol/decoding.ts). */
+export const SERVE_MAX_LENGTH = 16;
 /** Users above this id, beyond the searched table, would make the per-user table too large to keep. */
 const MAX_USER_ID = 10_000_000;
 
@@ -283,7 +285,7 @@ export class Recommender {
   ): Promise<RowOutputs[]> {
     if (rows.length === 0) return [];
     const { constraint, longest } = this.constraintOf(rows);
-    const maxLength = Math.max(opts.maxLength ?? RANKING_MAX_LENGTH, longest + 1);
+    const maxLength = Math.max(opts.maxLength ?? SERVE_MAX_LENGTH, longest + 1);
     const batch = toNativeBatch({ inputIds: rows.map((r) => r.inputIds), wholeWordIds: rows.map((r) => r.wholeWordIds) });
     if (constraint && native().constrainedDecoding !== true) {
       throw new PaprecError('recommend: this build of the native addon predates constrained decoding; rebuild it (npm run build:native)');

@@ -3,6 +3,7 @@
  * The t distribution's cdf comes from jstat (loaded through require: it ships CommonJS without types).
  */
 import { createRequire } from 'node:module';
+import { mean } from '../metrics/ranking.js';
 
 interface JStat {
   studentt: { cdf(x: number, dof: number): number };
@@ -10,12 +11,7 @@ interface JStat {
 const require = createRequire(import.meta.url);
 const { jStat } = require('jstat') as { jStat: JStat };
 
-export function mean(xs: readonly number[]): number {
-  if (xs.length === 0) return NaN;
-  let s = 0;
-  for (const x of xs) s += x;
-  return s / xs.length;
-}
+export { mean };
 
 /** Sample standard deviation (n - 1 in the denominator); 0 for a single value, NaN for none. */
 export function sampleStd(xs: readonly number[]): number {

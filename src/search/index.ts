@@ -1,9 +1,8 @@
-/** PAP-REC prompt search (paper §3-§4): the algorithm, its state files, the test protocol and the report. */
+/** PAP-REC prompt search (paper §3-§4): the algorithm, its state files and the report (the protocol: src/protocol). */
 export type { Assignment, RowOutcomes, SearchBackend, Scorer, UserCandidates } from './types.js';
 export { resolveSearchOptions, parseLengths, checkAgainstVocabulary, DEFAULTS, CRITERIA } from './options.js';
 export type { Criterion, PlacementOption, SearchOptions, SearchOptionsInput } from './options.js';
-export { evalSettings, makeScorer, composeOutcomes, rowsByUser, TEST_BEAMS, TEST_RETURN } from './objective.js';
-export type { EvalSettings } from './objective.js';
+export { composeOutcomes, outcomeFromJson, outcomeToJson, rowsByUser } from './outcomes.js';
 export { PapRecSearch } from './search.js';
 export type { ProgressEvent, SearchContext } from './search.js';
 export { pickSlot, untriedSlots, gradientSampleSeed } from './schedule.js';
@@ -11,11 +10,8 @@ export { loadState, saveState, variantSpecs, initialVariantState, STATE_FILE, HI
 export type { RunState, VariantState, VariantSpec, PromptTokens } from './state.js';
 export { readHistory, appendHistory, truncateHistory } from './history.js';
 export type { HistoryRecord, CandidateRecord } from './history.js';
-export { EngineBackend, decodeRows, dropCurrent } from './backend.js';
-export type { EngineOps, ResidentSetLike } from './backend.js';
-export { engineOps } from './engineOps.js';
-export { evaluatePrompts, metricNames, rankingRun, explanationRun } from './evaluate.js';
-export type { PromptUnderTest, EvaluatePromptsOptions } from './evaluate.js';
+export { EngineBackend } from './backend.js';
+export type { EngineBackendOptions } from './backend.js';
 export { buildReport, writeReportFiles, promptJson, surrogatePlot, lengthPlot, readResults, chosenVariant, automatedRows } from './report.js';
 export type { SearchResults, PromptJson } from './report.js';
 export { runSearch, rebuildReport } from './run.js';

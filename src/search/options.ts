@@ -5,10 +5,9 @@
 import { fail } from '../errors.js';
 import { TASKS, type Task } from '../types.js';
 import type { Placement, UserTokenPosition } from '../prompts/types.js';
+import { CRITERIA, MAX_LENGTH, SURROGATE_BEAMS, TEST_BEAMS, type Criterion } from '../protocol/decoding.js';
 
-/** Selection criterion of Eq. 7 (the paper's Table 3 ablation). */
-export type Criterion = 'surrogate' | 'loss' | 'full';
-export const CRITERIA: readonly Criterion[] = ['surrogate', 'loss', 'full'];
+export { CRITERIA, type Criterion };
 export type PlacementOption = Placement | 'both';
 
 /** Options as a caller gives them; everything but `task` has the paper's default. */
@@ -39,7 +38,9 @@ export interface SearchOptionsInput {
   gradientSample?: number;
   /** Test runs of the report (default 5; runs differ by the rendering seed). */
   runs?: number;
-  /** Maximum generated length of explanation targets (default 64 tokens). */
+  /** Beams of the report's test pass (default 20, the test protocol: `paprec eval --beams`). */
+  testBeams?: number;
+  /** Longest generation, start token included, of the selection and the test passes (default 50, P5's). */
   maxLength?: number;
 }
 
@@ -64,6 +65,8 @@ export interface SearchOptions {
   streams?: number;
   gradientSample?: number;
   runs: number;
+  /** Absent = the test protocol's 20. */
+  testBeams?: number;
   maxLength: number;
 }
 
@@ -73,11 +76,11 @@ export const DEFAULTS = {
   k: 5,
   alphaSeq: 1,
   alphaExp: 0.1,
-  beams: 5,
+  beams: SURROGATE_BEAMS,
   epochs: 50,
   seed: 2022,
   runs: 5,
-  maxLength: 64,
+  maxLength: MAX_LENGTH,
 } as const;
 
 const WHERE = 'search options';
@@ -138,7 +141,7 @@ export function resolveSearchOptions(input: SearchOptionsInput): SearchOptions {
     criterion,
     epochs: positiveInt('epochs', input.epochs ?? DEFAULTS.epochs),
     seed,
-    device: input.device ?? 'cpu',
+    device: input.device ?? 'auto',
     runs: positiveInt('runs', input.runs ?? DEFAULTS.runs, 1000),
     maxLength: positiveInt('max-length', input.maxLength ?? DEFAULTS.maxLength, 4096),
   };
@@ -146,6 +149,7 @@ export function resolveSearchOptions(input: SearchOptionsInput): SearchOptions {
   if (input.dtype !== undefined && input.dtype !== 'fp32') out.dtype = input.dtype;
   if (input.streams !== undefined) out.streams = positiveInt('streams', input.streams, 64);
   if (input.gradientSample !== undefined) out.gradientSample = positiveInt('gradient-sample', input.gradientSample);
+  if (input.testBeams !== undefined && input.testBeams !== TEST_BEAMS) out.testBeams = positiveInt('test-beams', input.testBeams, 256);
   return out;
 }
 

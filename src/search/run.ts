@@ -16,13 +16,14 @@ import { resolveConfig } from '../checkpoint/index.js';
 import { Backbone } from '../backbone/index.js';
 import { modelSlotMask } from '../engine/index.js';
 import { automatedPrompt } from '../prompts/automated.js';
+import { mean } from '../metrics/index.js';
 import { baselinePrompt } from '../prompts/manual.js';
 import { buildExampleSet } from '../prompts/exampleSet.js';
 import type { AutomatedPrompt } from '../prompts/types.js';
 import { checkAgainstVocabulary, resolveSearchOptions, type SearchOptions, type SearchOptionsInput } from './options.js';
-import { evalSettings, makeScorer } from './objective.js';
-import { EngineBackend, type EngineOps } from './backend.js';
-import { engineOps } from './engineOps.js';
+import { ResidentExampleSet } from '../engine/index.js';
+import { evaluatePrompts, makeScorer, metricNames, selectionDecoding, testDecoding, type PromptUnderTest, type ProtocolOptions } from '../protocol/index.js';
+import { EngineBackend } from './backend.js';
 import { PapRecSearch, type ProgressEvent } from './search.js';
 import { appendHistory, readCommittedHistory, truncateHistory } from './history.js';
 import {
@@ -39,7 +40,6 @@ import {
   type VariantState,
 } from './state.js';
 import { automatedRows, RESULTS_FILE, writeReportFiles, type SearchResults } from './report.js';
-import { evaluatePrompts, metricNames, type PromptUnderTest } from './evaluate.js';
 
 export interface RunSearchInput extends Partial<SearchOptionsInput> {
   data?: string;
@@ -185,13 +185,12 @@ function promptOf(tokenizer: Tokenizer, state: RunState, v: VariantState, tokens
 /** One search of the run, on its own resident training and validation sets. */
 async function searchVariant(
   p: Prepared,
-  ops: EngineOps,
   v: VariantState,
   outDir: string,
   shouldStop: () => boolean,
   report: (e: RunProgress) => void,
 ): Promise<'done' | 'interrupted'> {
-  const { state, tokenizer, dataset } = p;
+  const { state, tokenizer, dataset, backbone } = p;
   const opts = state.options;
   const prompt = promptOf(tokenizer, state, v, v.current);
   const common = { task: opts.task, prompt, seed: opts.seed, ...(opts.maxUsers !== undefined ? { maxUsers: opts.maxUsers } : {}) };
@@ -199,18 +198,21 @@ async function searchVariant(
   const trainSet = buildExampleSet(dataset, tokenizer, { ...common, split: 'train' });
   if (trainSet.size === 0) fail(state.inputs.data, `no ${opts.task} training examples: the slot gradients need some`);
   if (valSet.size === 0) fail(state.inputs.data, `no ${opts.task} validation examples`);
-  const val = await ops.upload(valSet);
-  const train = await ops.upload(trainSet);
+  const upload = {
+    slotMask: modelSlotMask(tokenizer.wordStartMask(), backbone.config.vocabSize),
+    defaultToken: prompt.defaultUserToken,
+    vocabLimit: tokenizer.vocabSize,
+    ...(opts.streams !== undefined ? { streams: opts.streams } : {}),
+  };
+  const val = ResidentExampleSet.upload(backbone, valSet, upload);
+  const train = ResidentExampleSet.upload(backbone, trainSet, upload);
   try {
-    const settings = evalSettings(opts);
     const backend = new EngineBackend({
-      ops,
       val,
       train,
       valSet,
-      settings,
+      decoding: selectionDecoding(opts.task, opts.criterion, opts),
       tokenizer,
-      mask: modelSlotMask(tokenizer.wordStartMask(), p.backbone.config.vocabSize),
       ...(opts.gradientSample !== undefined ? { gradientSample: opts.gradientSample } : {}),
     });
     const historyFile = path.join(outDir, HISTORY_FILE);
@@ -232,8 +234,8 @@ async function searchVariant(
     await saveState(outDir, state);
     return r;
   } finally {
-    val.dispose();
-    train.dispose();
+    await val.dispose();
+    await train.dispose();
   }
 }
 
@@ -260,11 +262,10 @@ export async function runSearch(input: RunSearchInput, onProgress?: (p: RunProgr
   const p = await prepare(input, report);
   const shouldStop = () => input.signal?.aborted === true;
   const outDir = input.out;
-  const ops = engineOps(p.backbone, p.state.options.streams, undefined, p.tokenizer.vocabSize);
   try {
     for (const v of p.state.variants) {
       if (v.status === 'done') continue;
-      if ((await searchVariant(p, ops, v, outDir, shouldStop, report)) === 'interrupted') {
+      if ((await searchVariant(p, v, outDir, shouldStop, report)) === 'interrupted') {
         await writeReportFiles(outDir, p.state, p.tokenizer);
         return { outDir, state: p.state, interrupted: true };
       }
@@ -275,27 +276,23 @@ export async function runSearch(input: RunSearchInput, onProgress?: (p: RunProgr
     p.state.phase = 'test';
     await saveState(outDir, p.state);
     const opts = p.state.options;
-    const tests = promptsUnderTest(p);
-    let prompts;
-    try {
-      prompts = await evaluatePrompts({
-        ops,
-        dataset: p.dataset,
-        tokenizer: p.tokenizer,
-        task: opts.task,
-        prompts: tests,
-        runs: opts.runs,
-        seed: opts.seed,
-        ...(opts.maxUsers !== undefined ? { maxUsers: opts.maxUsers } : {}),
-        maxLength: opts.maxLength,
-        explanationBeams: opts.beams,
-        onProgress: (e) => report({ type: 'test', ...e }),
-        shouldStop,
-      });
-    } catch (err) {
-      if (shouldStop()) return { outDir, state: p.state, interrupted: true };
-      throw err;
-    }
+    const protocol: ProtocolOptions = {
+      backbone: p.backbone,
+      dataset: p.dataset,
+      tokenizer: p.tokenizer,
+      task: opts.task,
+      split: 'test',
+      runs: opts.runs,
+      seed: opts.seed,
+      decoding: testDecoding(opts.task, { ...(opts.testBeams !== undefined ? { beams: opts.testBeams } : {}), maxLength: opts.maxLength }),
+      ...(opts.maxUsers !== undefined ? { maxUsers: opts.maxUsers } : {}),
+      ...(opts.streams !== undefined ? { streams: opts.streams } : {}),
+      onRun: (e) => report({ type: 'test', run: e.run, runs: e.runs, kind: e.kind }),
+      shouldStop,
+    };
+    const tested = await evaluatePrompts(protocol, promptsUnderTest(p));
+    if (tested.interrupted) return { outDir, state: p.state, interrupted: true };
+    const prompts = tested.rows;
     const results: SearchResults = { task: opts.task, prompts };
     if (opts.sweep) {
       results.lengths = [];
@@ -303,7 +300,7 @@ export async function runSearch(input: RunSearchInput, onProgress?: (p: RunProgr
         const row = automatedRows(p.state).find((r) => r.kind === t.kind);
         if (!row || row.variant.spec.personalized) continue;
         const metrics: Record<string, number> = {};
-        for (const m of metricNames(opts.task)) metrics[m] = t.runs.reduce((s, r) => s + (r.metrics[m] ?? 0), 0) / Math.max(1, t.runs.length);
+        for (const m of metricNames(opts.task)) metrics[m] = mean(t.runs.map((r) => r.metrics[m]!));
         results.lengths.push({ length: row.variant.spec.length, placement: row.variant.spec.placement, metrics });
       }
       results.lengths.sort((a, b) => a.length - b.length);
@@ -314,7 +311,7 @@ export async function runSearch(input: RunSearchInput, onProgress?: (p: RunProgr
     await writeReportFiles(outDir, p.state, p.tokenizer, results);
     return { outDir, state: p.state, interrupted: false, results };
   } finally {
-    p.backbone.dispose();
+    await p.backbone.dispose();
   }
 }
 

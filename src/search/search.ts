@@ -7,7 +7,7 @@ import type { Scorer, SearchBackend, Assignment, RowOutcomes } from './types.js'
 import type { SearchOptions } from './options.js';
 import type { VariantState } from './state.js';
 import type { CandidateRecord, HistoryRecord } from './history.js';
-import { composeOutcomes, outcomeFromJson, outcomeToJson, rowsByUser } from './objective.js';
+import { composeOutcomes, outcomeFromJson, outcomeToJson, rowsByUser } from './outcomes.js';
 import { gradientSampleSeed, pickSlot } from './schedule.js';
 
 export interface ProgressEvent {
@@ -153,9 +153,8 @@ export class PapRecSearch {
     const s = this.s;
     if (this.taskCache?.version !== s.version) {
       this.emit({ phase: 'task', step: 'gradients' });
-      const exclude = Int32Array.from(s.current.taskTokens);
       const seed = gradientSampleSeed(this.ctx.opts.seed, s.spec.name, s.version);
-      const candidates = await this.ctx.backend.taskCandidates(assignmentOf(s.current), this.ctx.opts.k, exclude, seed);
+      const candidates = await this.ctx.backend.taskCandidates(assignmentOf(s.current), this.ctx.opts.k, seed);
       this.taskCache = { version: s.version, candidates };
     }
     return this.taskCache.candidates;
@@ -208,8 +207,7 @@ export class PapRecSearch {
     const k = this.ctx.opts.k;
     const n = this.ctx.backend.numUsers;
     this.emit({ phase: 'user', step: 'gradients' });
-    const seed = gradientSampleSeed(this.ctx.opts.seed, `${s.spec.name}/user`, s.version);
-    const { candidates, hasData } = await this.ctx.backend.userCandidates(assignmentOf(s.current), k, seed);
+    const { candidates, hasData } = await this.ctx.backend.userCandidates(assignmentOf(s.current), k);
     const cur = Int32Array.from(s.current.userTokens!);
     const assignments: Assignment[] = [];
     for (let c = 0; c < k; c++) {

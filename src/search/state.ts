@@ -147,6 +147,7 @@ const OPTIONS_SCHEMA: Check = object({
   'streams?': count,
   'gradientSample?': count,
   runs: count,
+  'testBeams?': count,
   maxLength: count,
 });
 const RUN_STATE_SCHEMA: Check = object({
@@ -162,7 +163,7 @@ const RUN_STATE_SCHEMA: Check = object({
 const FLAG_OF: Record<string, string> = {
   task: '--task', length: '--length', personalized: '--personalized', placement: '--placement', userPosition: '--user-position',
   k: '--k', alphaSeq: '--alpha-seq', alphaExp: '--alpha-exp', beams: '--beams', criterion: '--criterion', epochs: '--epochs',
-  seed: '--seed', maxUsers: '--max-users', gradientSample: '--gradient-sample', runs: '--runs', maxLength: '--max-length',
+  seed: '--seed', maxUsers: '--max-users', gradientSample: '--gradient-sample', runs: '--runs', testBeams: '--test-beams', maxLength: '--max-length',
 };
 /** The resolved fields each given option decides. */
 const FIELDS_OF: Record<string, (keyof SearchOptions)[]> = {

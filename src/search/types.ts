@@ -1,27 +1,16 @@
 /**
  * The vocabulary of the PAP-REC search (paper §3-§4, REFERENCE.md §4): assignments of trigger tokens to slots,
- * the per-row outcomes a validation pass returns, and the narrow engine surface the search needs. The search
- * itself is engine-agnostic: `SearchBackend` is implemented over the native engine in backend.ts.
+ * the per-row outcomes a validation pass returns (src/protocol), and the narrow engine surface the search needs. The
+ * search itself is engine-agnostic: `SearchBackend` is implemented over the native engine in backend.ts.
  */
-
-/** Token ids for the prompt's slots: [T_r1..T_rl] and, when personalized, [T_u] per user (index = user id - 1). */
-export interface Assignment {
-  taskTokens: Int32Array;
-  userTokens?: Int32Array;
-}
-
-/**
- * What one validation pass yields, row by row, for the selection criterion in use:
- * target ranks (ranking tasks, 0 = missed), generated texts (explanation), or per-row P5 loss.
- */
-export type RowOutcomes =
-  | { kind: 'ranks'; ranks: Int32Array }
-  | { kind: 'texts'; texts: string[] }
-  | { kind: 'loss'; loss: Float32Array };
+export type { Assignment } from '../engine/index.js';
+export type { RowOutcomes, Scorer } from '../protocol/index.js';
+import type { Assignment } from '../engine/index.js';
+import type { RowOutcomes } from '../protocol/index.js';
 
 /** Candidate sets of Eq. 6 / Eq. 8 computed from one gradient pass over the training examples. */
 export interface UserCandidates {
-  /** [numUsers, k] token ids, best first. */
+  /** [numUsers, k] token ids, best first, each user's current token excluded. */
   candidates: Int32Array;
   /** 1 for users with training examples; users without keep their token (paper: the default `?`). */
   hasData: Uint8Array;
@@ -39,15 +28,9 @@ export interface SearchBackend {
   evaluate(assignments: readonly Assignment[]): Promise<RowOutcomes[]>;
   /**
    * Top-k candidates for every task slot (Eq. 6), from the loss gradient at the slot averaged over the training
-   * set (or the seeded sample `sampleSeed` picks). `exclude[s]` is slot s's current token, never a candidate.
-   * Returns [numTaskSlots, k].
+   * set (or the seeded sample `sampleSeed` picks); slot s's current token is never a candidate. [numTaskSlots, k].
    */
-  taskCandidates(a: Assignment, k: number, exclude: Int32Array, sampleSeed: number): Promise<Int32Array>;
-  /** Top-k candidates per user (Eq. 8) from each user's own training examples; the user's current token excluded. */
-  userCandidates(a: Assignment, k: number, sampleSeed: number): Promise<UserCandidates>;
-}
-
-/** A search's score of an outcome on a set of rows (all rows when `rows` is absent). Higher is better. */
-export interface Scorer {
-  score(outcome: RowOutcomes, rows?: ArrayLike<number>): number;
+  taskCandidates(a: Assignment, k: number, sampleSeed: number): Promise<Int32Array>;
+  /** Top-k candidates per user (Eq. 8) from all of each user's own training examples; the current token excluded. */
+  userCandidates(a: Assignment, k: number): Promise<UserCandidates>;
 }

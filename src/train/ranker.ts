@@ -2,19 +2,17 @@
 import { ResidentExampleSet } from '../engine/index.js';
 import type { Ranker } from './validate.js';
 
-/** Item ids are a few tokens: 10 positions (start token included) is ample and keeps validation cheap. */
-const MAX_ITEM_LENGTH = 10;
-
-export const beamRanker: Ranker = async (backbone, set, { beams, topK }) => {
+export const beamRanker: Ranker = async (backbone, set, d) => {
   const resident = ResidentExampleSet.upload(backbone, set, { batchSize: 64 });
   try {
     const [ranks] = await resident.evaluate([{ taskTokens: new Int32Array(set.numTaskSlots) }], {
-      numBeams: beams,
-      numReturnSequences: Math.min(topK, beams),
-      maxLength: MAX_ITEM_LENGTH,
+      numBeams: d.numBeams,
+      numReturnSequences: d.numReturnSequences,
+      maxLength: d.maxLength,
+      outcome: 'ranks',
     });
     return ranks!;
   } finally {
-    resident.dispose();
+    await resident.dispose();
   }
 };

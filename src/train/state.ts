@@ -50,7 +50,7 @@ export interface TrainState {
   batch: number;
   step: number;
   /** The best validation so far (its weights are the model files of the output folder). */
-  best: { epoch: number; validation: { loss: number; hr5?: number; ndcg5?: number } } | null;
+  best: { epoch: number; validation: { loss: number; hr5?: number; ndcg5?: number; surrogate?: number } } | null;
   weightsFile: string;
   optimizerFile: string;
 }
@@ -92,7 +92,7 @@ export interface LoadedTrainState {
   optimizer: OptimizerState;
 }
 
-const VALIDATION: Check = object({ loss: num, 'hr5?': num, 'ndcg5?': num });
+const VALIDATION: Check = object({ loss: num, 'hr5?': num, 'ndcg5?': num, 'surrogate?': num });
 const TRAIN_STATE_SCHEMA: Check = object({
   version: oneOf(1),
   identity: object({

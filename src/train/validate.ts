@@ -1,22 +1,27 @@
 /**
  * Validation during pretraining: the P5 loss on the validation split of the sequential task under the seen prompt
- * 2-3 and, when a ranker is given (beam search), HR@5 / NDCG@5 of the same examples (REFERENCE.md §4 surrogate).
+ * 2-3 and, when a ranker is given (beam search), HR@5 / NDCG@5 and the surrogate of the same examples, decoded as
+ * the search's selection pass decodes (src/protocol).
  */
 import type { Backbone } from '../backbone/backbone.js';
-import { hitRate, ndcg } from '../metrics/ranking.js';
+import { surrogate } from '../metrics/surrogate.js';
+import { rankingMeasure } from '../protocol/measure.js';
+import { selectionDecoding, type Decoding } from '../protocol/decoding.js';
 import { buildExampleSet } from '../prompts/exampleSet.js';
 import { manualPrompt } from '../prompts/manual.js';
 import type { Dataset, ExampleSet, Tokenizer } from '../types.js';
 import { trainDataOfExampleSet } from './data.js';
 import type { BackboneTrainer } from './trainer.js';
 
-/** 1-based rank of each row's target among the top-k generated sequences, 0 when missed. */
-export type Ranker = (backbone: Backbone, set: ExampleSet, opts: { beams: number; topK: number }) => Promise<Int32Array>;
+/** 1-based rank of each row's target among the sequences `decoding` returns, 0 when missed. */
+export type Ranker = (backbone: Backbone, set: ExampleSet, decoding: Decoding) => Promise<Int32Array>;
 
 export interface Validation {
   loss: number;
   hr5?: number;
   ndcg5?: number;
+  /** The search's surrogate (HR@5 + NDCG@5, §4.2) of the same ranks. */
+  surrogate?: number;
 }
 
 export function validationSet(ds: Dataset, tokenizer: Tokenizer, users: number): ExampleSet {
@@ -33,9 +38,11 @@ export async function validate(
   for (const l of losses) sum += l;
   const out: Validation = { loss: sum / Math.max(1, losses.length) };
   if (opts.ranker) {
-    const ranks = await opts.ranker(trainer.backbone, set, { beams: opts.beams ?? 5, topK: 5 });
-    out.hr5 = hitRate(ranks, 5);
-    out.ndcg5 = ndcg(ranks, 5);
+    const ranks = await opts.ranker(trainer.backbone, set, selectionDecoding('sequential', 'surrogate', opts.beams !== undefined ? { beams: opts.beams } : {})!);
+    const m = rankingMeasure('sequential', ranks).metrics;
+    out.hr5 = m['HR@5']!;
+    out.ndcg5 = m['NDCG@5']!;
+    out.surrogate = surrogate('sequential', ranks);
   }
   return out;
 }
@@ -51,8 +58,8 @@ export const KEEP_BEST_BY: readonly KeepBestBy[] = ['surrogate', 'loss'];
 export function isBetter(a: Validation, b: Validation | undefined, by: KeepBestBy = 'surrogate'): boolean {
   if (!b) return true;
   if (by === 'loss') return a.loss < b.loss;
-  const sa = (a.hr5 ?? 0) + (a.ndcg5 ?? 0);
-  const sb = (b.hr5 ?? 0) + (b.ndcg5 ?? 0);
+  const sa = a.surrogate ?? 0;
+  const sb = b.surrogate ?? 0;
   if (sa !== sb) return sa > sb;
   return a.loss < b.loss;
 }

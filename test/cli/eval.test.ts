@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Backbone } from '../../src/backbone/index.js';
-import { formatEvalTable, runEval } from '../../src/cli/eval.js';
+import { formatEvalTable, runEval } from '../../src/protocol/eval.js';
 import { loadDataset } from '../../src/data/index.js';
 import { popularRanks, trainingPopularity } from '../../src/baselines/popular.js';
 import { promptExamples } from '../../src/prompts/index.js';

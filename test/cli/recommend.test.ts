@@ -11,7 +11,7 @@ import { writeDemoData } from '../../src/demo/index.js';
 import { loadTokenizer } from '../../src/tokenizer/index.js';
 import { Backbone } from '../../src/backbone/index.js';
 import { parseUsers, runRecommend } from '../../src/cli/recommend.js';
-import { formatEvalTable, runEval } from '../../src/cli/eval.js';
+import { formatEvalTable, runEval } from '../../src/protocol/eval.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const bin = path.join(root, 'bin', 'paprec.js');

@@ -12,7 +12,7 @@ import { runSearch } from '../../src/search/index.js';
 import { readHistory } from '../../src/search/history.js';
 import { loadTokenizer } from '../../src/tokenizer/index.js';
 import { pretrain } from '../../src/train/index.js';
-import { runEval } from '../../src/cli/eval.js';
+import { runEval } from '../../src/protocol/eval.js';
 import { Recommender, generatedText, itemOfText } from '../../src/recommend/index.js';
 import { loadDataset } from '../../src/data/index.js';
 import { manualPrompt } from '../../src/prompts/index.js';

@@ -4,7 +4,7 @@
 // determinism, resume) on exact numbers.
 import { describe, expect, it } from 'vitest';
 import { PapRecSearch, type SearchContext } from '../../src/search/search.js';
-import { makeScorer } from '../../src/search/objective.js';
+import { makeScorer } from '../../src/protocol/measure.js';
 import { initialVariantState, type VariantState } from '../../src/search/state.js';
 import type { HistoryRecord } from '../../src/search/history.js';
 import type { Assignment, RowOutcomes, SearchBackend } from '../../src/search/types.js';
@@ -47,10 +47,10 @@ class ToyBackend implements SearchBackend {
     ids.sort((x, y) => Math.floor(Math.abs(x - right) / 4) - Math.floor(Math.abs(y - right) / 4) || x - y);
     return ids.slice(0, k);
   }
-  async taskCandidates(_a: Assignment, k: number, exclude: Int32Array): Promise<Int32Array> {
+  async taskCandidates(a: Assignment, k: number): Promise<Int32Array> {
     this.gradientPasses++;
     const out = new Int32Array(this.numTaskSlots * k);
-    for (let s = 0; s < this.numTaskSlots; s++) out.set(this.nearest(this.rightTask(s), k, exclude[s]!), s * k);
+    for (let s = 0; s < this.numTaskSlots; s++) out.set(this.nearest(this.rightTask(s), k, a.taskTokens[s]!), s * k);
     return out;
   }
   async userCandidates(a: Assignment, k: number) {

@@ -4,15 +4,17 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { checkAgainstVocabulary, parseLengths, resolveSearchOptions } from '../../src/search/options.js';
-import { composeOutcomes, makeScorer, outcomeFromJson, outcomeToJson, rowsByUser } from '../../src/search/objective.js';
-import { dropCurrent } from '../../src/search/backend.js';
+import { composeOutcomes, outcomeFromJson, outcomeToJson, rowsByUser } from '../../src/search/outcomes.js';
+import { makeScorer } from '../../src/protocol/measure.js';
 import { variantSpecs } from '../../src/search/state.js';
 import { appendHistory, readHistory, truncateHistory, type HistoryRecord } from '../../src/search/history.js';
 
 describe('search options', () => {
   it('fills the paper defaults', () => {
     const o = resolveSearchOptions({ task: 'sequential' });
-    expect(o).toMatchObject({ lengths: [5, 6], k: 5, beams: 5, epochs: 50, alphaSeq: 1, alphaExp: 0.1, criterion: 'surrogate', placements: ['suffix'], runs: 5 });
+    expect(o).toMatchObject({ lengths: [5, 6], k: 5, beams: 5, epochs: 50, alphaSeq: 1, alphaExp: 0.1, criterion: 'surrogate', placements: ['suffix'], runs: 5, maxLength: 50, device: 'auto' });
+    expect(o.testBeams).toBeUndefined(); // the test protocol's 20
+    expect(resolveSearchOptions({ task: 'sequential', testBeams: 3 }).testBeams).toBe(3);
     expect(resolveSearchOptions({ task: 'sequential', personalized: true }).lengths).toEqual([5]);
     expect(parseLengths('3,4,5,6,7', false)).toEqual({ lengths: [3, 4, 5, 6, 7], sweep: true });
     expect(resolveSearchOptions({ task: 'matching', placement: 'both' }).placements).toEqual(['suffix', 'prefix']);
@@ -53,9 +55,6 @@ describe('scoring helpers', () => {
     expect(Array.from(a.ranks)).toEqual([1, 2, 3, 4]);
     expect(outcomeFromJson(outcomeToJson(c), 'x')).toEqual(c);
     expect(rowsByUser(Int32Array.from([1, 0, 1, 2]), 4).map((r) => Array.from(r))).toEqual([[1], [0, 2], [3], []]);
-  });
-  it('drops the current token from each candidate row', () => {
-    expect(Array.from(dropCurrent(Int32Array.from([5, 6, 7, 8, 9, 10]), 2, 2, [6, 99]))).toEqual([5, 7, 8, 9]);
   });
 });
 

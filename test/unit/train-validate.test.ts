@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { isBetter } from '../../src/train/validate.js';
 
 describe('isBetter', () => {
-  const noisyHit = { loss: 3.11, hr5: 0.002, ndcg5: 0.0015 };
-  const lowerLoss = { loss: 3.05, hr5: 0.001, ndcg5: 0.0005 };
+  const noisyHit = { loss: 3.11, hr5: 0.002, ndcg5: 0.0015, surrogate: 0.0035 };
+  const lowerLoss = { loss: 3.05, hr5: 0.001, ndcg5: 0.0005, surrogate: 0.0015 };
 
   it('ranks by HR@5 + NDCG@5 first, the loss breaking ties', () => {
     expect(isBetter(noisyHit, lowerLoss)).toBe(true);
