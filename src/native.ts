@@ -197,6 +197,14 @@ export interface NativeSlotGradients {
   examples: number;
 }
 
+export interface NativeCandidates {
+  task: Int32Array;
+  user?: Int32Array;
+  userCounts?: Int32Array;
+  loss: number;
+  examples: number;
+}
+
 export interface NativeExampleSet {
   size(): number;
   numBatches(): number;
@@ -207,6 +215,11 @@ export interface NativeExampleSet {
     assignment: NativeAssignment,
     opts?: { perUser?: boolean; sample?: number; seed?: number; streams?: number },
   ): Promise<NativeSlotGradients>;
+  /** Needs opts.slotMask at construction. */
+  candidates(
+    assignment: NativeAssignment,
+    opts: { k: number; perUser?: boolean; sample?: number; seed?: number; streams?: number },
+  ): Promise<NativeCandidates>;
   dispose(): void;
 }
 
@@ -223,7 +236,7 @@ export interface NativeAddon {
   NativeExampleSet: new (
     backbone: NativeBackbone,
     set: NativeExampleSetData,
-    opts: { batchSize?: number; streams?: number },
+    opts: { batchSize?: number; streams?: number; slotMask?: Uint8Array },
   ) => NativeExampleSet;
   topCandidates(
     backbone: NativeBackbone,
