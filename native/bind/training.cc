@@ -106,7 +106,7 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
       t.bf16_autocast = get_bool(o, "bf16", false);
       t.rms_scaled = get_bool(o, "rmsScaled", false);
       t.shards = get_int(o, "shards", 0);
-      std::lock_guard<std::mutex> lock(backbone->mutex);
+      // no lock: the trainer reads only the weights' shapes and devices, which a running call never changes
       state_ = std::make_shared<TrainerState>();
       state_->backbone = backbone;
       state_->trainer = std::make_unique<Trainer>(backbone->model, t);
@@ -194,8 +194,8 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
     return info.Env().Undefined();
   }
 
+  // An atomic, read without the model's lock while an epoch runs.
   Napi::Value Step(const Napi::CallbackInfo& info) {
-    std::lock_guard<std::mutex> lock(state_->backbone->mutex);
     return Napi::Number::New(info.Env(), static_cast<double>(state_->trainer->step()));
   }
 
@@ -246,7 +246,7 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
     if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "setState({step, expAvg, expAvgSq})");
     auto o = info[0].As<Napi::Object>();
     guard(env, [&] {
-      std::lock_guard<std::mutex> lock(state_->backbone->mutex);
+      auto lock = hold_now(*state_->backbone, "setState");
       const auto& model = state_->backbone->model;
       auto avg = float_list(o.Get("expAvg"), "optimizer expAvg", model);
       auto sq = float_list(o.Get("expAvgSq"), "optimizer expAvgSq", model);

@@ -65,7 +65,7 @@ class Trainer {
   Trainer(P5Model& model, const TrainOptions& options);
 
   const TrainOptions& options() const { return options_; }
-  int64_t step() const { return step_; }
+  int64_t step() const { return step_.load(); }  // atomic: read by the JS thread while an epoch runs
   double lr_at(int64_t step) const;
 
   // One pass over `data`'s batch plan for `epoch`. `progress` is called after every step (from this thread).
@@ -91,7 +91,7 @@ class Trainer {
 
   P5Model& model_;
   TrainOptions options_;
-  int64_t step_ = 0;
+  std::atomic<int64_t> step_{0};
   std::vector<AdamMoments> moments_;   // in model_.names() order
   std::vector<bool> decay_;            // weight decay applies (not to layer norms)
 };

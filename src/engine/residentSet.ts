@@ -111,6 +111,7 @@ async function wrapAsync<T>(what: string, f: () => Promise<T>): Promise<T> {
 
 export class ResidentExampleSet {
   private constructor(
+    private readonly backbone: Backbone,
     private handle: NativeExampleSet | undefined,
     readonly task: Task,
     readonly size: number,
@@ -157,6 +158,7 @@ export class ResidentExampleSet {
       );
     });
     return new ResidentExampleSet(
+      backbone,
       handle,
       set.task,
       set.size,
@@ -220,7 +222,8 @@ export class ResidentExampleSet {
       ...(this.vocabLimit !== undefined ? { vocabLimit: this.vocabLimit } : {}),
       ...(opts.streams !== undefined ? { streams: opts.streams } : {}),
     };
-    const flat = await wrapAsync('evaluate', () => this.native.evaluate(assignments, o));
+    const h = this.native;
+    const flat = await wrapAsync('evaluate', () => this.backbone.call(() => h.evaluate(assignments, o)));
     const per = ranking ? this.size : this.size * (maxLength - 1);
     return assignments.map((_, i) => flat.slice(i * per, (i + 1) * per));
   }
@@ -228,7 +231,8 @@ export class ResidentExampleSet {
   /** Per-example P5 loss of every assignment (the paper's "loss" selection criterion), [size] each. */
   async loss(assignments: Assignment[], opts: { streams?: number } = {}): Promise<Float32Array[]> {
     assignments.forEach((a, i) => this.checkMask(a, i));
-    const flat = await wrapAsync('loss', () => this.native.loss(assignments, opts));
+    const h = this.native;
+    const flat = await wrapAsync('loss', () => this.backbone.call(() => h.loss(assignments, opts)));
     return assignments.map((_, i) => flat.slice(i * this.size, (i + 1) * this.size));
   }
 
@@ -238,7 +242,8 @@ export class ResidentExampleSet {
    */
   async slotGradients(assignment: Assignment, opts: SlotGradientOptions = {}): Promise<SlotGradients> {
     this.checkMask(assignment, 0);
-    return wrapAsync('slotGradients', () => this.native.slotGradients(assignment, opts));
+    const h = this.native;
+    return wrapAsync('slotGradients', () => this.backbone.call(() => h.slotGradients(assignment, opts)));
   }
 
   /**
@@ -249,12 +254,15 @@ export class ResidentExampleSet {
   async candidates(assignment: Assignment, opts: CandidateOptions): Promise<SlotCandidates> {
     if (!this.slotMask) throw new PaprecError('candidates: this example set was uploaded without slotMask (the tokens allowed in a slot)');
     this.checkMask(assignment, 0);
-    return wrapAsync('candidates', () => this.native.candidates(assignment, opts));
+    const h = this.native;
+    return wrapAsync('candidates', () => this.backbone.call(() => h.candidates(assignment, opts)));
   }
 
+  /** Later calls are refused at once; the native set is freed when the calls already queued on the model end. */
   dispose(): void {
-    this.handle?.dispose();
+    const h = this.handle;
     this.handle = undefined;
+    if (h) void this.backbone.afterCalls(() => h.dispose());
   }
 }
 
@@ -274,5 +282,5 @@ export async function topCandidates(
       `topCandidates: the mask has ${mask.length} entries but the model's vocabulary ${backbone.config.vocabSize}`,
     );
   }
-  return wrapAsync('topCandidates', () => native().topCandidates(backbone.native, gradients, rows, k, mask));
+  return wrapAsync('topCandidates', () => backbone.call((h) => native().topCandidates(h, gradients, rows, k, mask)));
 }

@@ -1,11 +1,12 @@
 /**
  * BackboneTrainer: AdamW training of a Backbone in the engine. One `runEpoch` call trains on a whole epoch of
- * examples (uploaded once, batched by length in C++), reporting each step; `stop()` ends it between steps.
+ * examples (uploaded once, batched by length in C++), reporting each step; `stop()` ends it between steps. Its calls
+ * queue behind the backbone's other calls; `step`, `stop` and `lrAt` never wait (the step counter is an atomic).
  */
 import { PaprecError } from '../errors.js';
 import type { Backbone } from '../backbone/backbone.js';
 import type { Tensor } from '../checkpoint/index.js';
-import { native, type NativeEpochResult, type NativeTrainData, type NativeTrainer, type NativeTrainProgress } from '../native.js';
+import { native, type NativeBackbone, type NativeEpochResult, type NativeTrainData, type NativeTrainer, type NativeTrainProgress } from '../native.js';
 
 export type TrainData = NativeTrainData;
 export type TrainProgress = NativeTrainProgress;
@@ -58,7 +59,7 @@ export class BackboneTrainer {
     }
   }
 
-  /** Optimizer steps taken so far. */
+  /** Optimizer steps taken so far (read without waiting, also while an epoch runs). */
   get step(): number {
     return this.handle.step();
   }
@@ -77,20 +78,21 @@ export class BackboneTrainer {
     onProgress?: (p: TrainProgress) => void,
   ): Promise<EpochResult> {
     let r: EpochResult;
+    let bad: ReturnType<NativeBackbone['firstNonFinite']> = null;
     try {
-      r = await this.handle.runEpoch(data, opts, onProgress);
+      [r, bad] = await this.backbone.call(async (h) => {
+        const e = await this.handle.runEpoch(data, opts, onProgress);
+        // Finite weights after every epoch (one native pass); a non-finite loss is reported by the caller instead.
+        return [e, e.nonFinite ? null : h.firstNonFinite()] as const;
+      });
     } catch (err) {
       nativeError(err, 'training');
     }
-    // Finite weights after every epoch (one native pass); a non-finite loss is reported by the caller instead.
-    if (!r.nonFinite) {
-      const bad = this.backbone.nonFinite();
-      if (bad) {
-        throw new PaprecError(
-          `training: after epoch ${opts.epoch + 1} (step ${r.step}) tensor ${bad.name} holds ${bad.value} at [${bad.index.join(', ')}]: ` +
-            'the weights are no longer finite, training stopped (lower the learning rate, or check the data)',
-        );
-      }
+    if (bad) {
+      throw new PaprecError(
+        `training: after epoch ${opts.epoch + 1} (step ${r.step}) tensor ${bad.name} holds ${bad.value} at [${bad.index.join(', ')}]: ` +
+          'the weights are no longer finite, training stopped (lower the learning rate, or check the data)',
+      );
     }
     return r;
   }
@@ -98,7 +100,7 @@ export class BackboneTrainer {
   /** Per-example P5 loss with dropout off. */
   async evaluateLoss(data: TrainData, batchSize = 64): Promise<Float32Array> {
     try {
-      return await this.handle.evaluateLoss(data, batchSize);
+      return await this.backbone.call(() => this.handle.evaluateLoss(data, batchSize));
     } catch (err) {
       nativeError(err, 'validation loss');
     }
@@ -115,7 +117,7 @@ export class BackboneTrainer {
 
   async state(): Promise<OptimizerState> {
     const shapes = this.backbone.native.shapes();
-    const s = await this.handle.getState();
+    const s = await this.backbone.call(() => this.handle.getState());
     const avg = new Map<string, Tensor>();
     const sq = new Map<string, Tensor>();
     s.names.forEach((n, i) => {
@@ -134,6 +136,7 @@ export class BackboneTrainer {
         if (!t) throw new PaprecError(`${where}: no ${kind} for tensor ${n}`);
         return t.data;
       });
+    if (this.backbone.busy) throw new PaprecError(`${where}: a call on this model is running; await it first`);
     try {
       this.handle.setState({ step: state.step, expAvg: pick(state.expAvg, 'exp_avg'), expAvgSq: pick(state.expAvgSq, 'exp_avg_sq') });
     } catch (err) {
