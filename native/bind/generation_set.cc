@@ -30,15 +30,11 @@ struct SetState {
 
 ExampleSetData read_example_set(const Napi::Object& o) {
   ExampleSetData d;
+  d.rows = read_rows(o, "example set");
   d.size = require_int(o, "size", "example set");
-  d.input_ids = int_vector(o.Get("inputIds"), "example set inputIds");
-  d.input_offsets = int_vector(o.Get("inputOffsets"), "example set inputOffsets");
-  d.whole_word_ids = int_vector(o.Get("wholeWordIds"), "example set wholeWordIds");
   d.num_task_slots = require_int(o, "numTaskSlots", "example set");
   d.has_user_slot = get_bool(o, "hasUserSlot", false);
   d.slot_positions = int_vector(o.Get("slotPositions"), "example set slotPositions");
-  d.target_ids = int_vector(o.Get("targetIds"), "example set targetIds");
-  d.target_offsets = int_vector(o.Get("targetOffsets"), "example set targetOffsets");
   d.user_index = int_vector(o.Get("userIndex"), "example set userIndex");
   d.num_users = get_int(o, "numUsers", 0);
   return d;
@@ -67,10 +63,8 @@ class NativeExampleSet : public Napi::ObjectWrap<NativeExampleSet> {
     guard(env, [&] {
       const auto& model = backbone->model;
       auto data = read_example_set(info[1].As<Napi::Object>());
-      auto set = std::make_shared<ResidentSet>(std::move(data), model.config().vocab_size,
-                                               model.config().whole_word_embeddings ? model.config().whole_word_size
-                                                                                    : INT64_MAX,
-                                               model.device(), get_int(opts, "batchSize", model.device().is_cuda() ? 128 : 32));
+      auto set = std::make_shared<ResidentSet>(std::move(data), model.config(), model.device(),
+                                               get_int(opts, "batchSize", model.device().is_cuda() ? 128 : 32));
       const int64_t batches = static_cast<int64_t>(set->batches().size());
       int64_t streams = get_int(opts, "streams", 0);
       if (streams == 0) streams = std::min(default_shards(model.device()), batches);

@@ -6,9 +6,11 @@
 import { PaprecError } from '../errors.js';
 import type { Backbone } from '../backbone/backbone.js';
 import type { Tensor } from '../checkpoint/index.js';
-import { native, type NativeBackbone, type NativeEpochResult, type NativeTrainData, type NativeTrainer, type NativeTrainProgress } from '../native.js';
+import type { RaggedRows } from '../types.js';
+import { native, type NativeBackbone, type NativeEpochResult, type NativeTrainer, type NativeTrainProgress, type NativeTrainSet } from '../native.js';
 
-export type TrainData = NativeTrainData;
+/** Training examples: ragged rows (src/types.ts), e.g. packTrainData's output or an ExampleSet. */
+export type TrainData = RaggedRows;
 export type TrainProgress = NativeTrainProgress;
 export type EpochResult = NativeEpochResult;
 
@@ -45,8 +47,19 @@ function nativeError(err: unknown, what: string): never {
   throw new PaprecError(`${what}: ${(err as Error).message}`);
 }
 
+/** Training rows in the engine (copied and validated once by `BackboneTrainer.upload`), for any number of epochs. */
+export class TrainSet {
+  /** @internal */
+  constructor(
+    readonly size: number,
+    /** @internal */ readonly handle: NativeTrainSet,
+    /** @internal */ readonly backbone: Backbone,
+  ) {}
+}
+
 export class BackboneTrainer {
   private readonly handle: NativeTrainer;
+  private readonly uploaded = new WeakMap<RaggedRows, TrainSet>();
 
   constructor(
     readonly backbone: Backbone,
@@ -69,11 +82,33 @@ export class BackboneTrainer {
   }
 
   /**
-   * Train on `data` for one epoch. The batch plan depends on (seed, epoch) only; `startBatch` skips the first
+   * Copy `rows` into the engine once (validated there: offsets, ids inside the vocabulary); the same object is
+   * uploaded only once (later calls return the first upload, so do not change its arrays afterwards).
+   */
+  upload(rows: RaggedRows): TrainSet {
+    let set = this.uploaded.get(rows);
+    if (!set) {
+      try {
+        set = new TrainSet(rows.inputOffsets.length - 1, new (native().NativeTrainSet)(this.backbone.native, rows), this.backbone);
+      } catch (err) {
+        nativeError(err, 'training data');
+      }
+      this.uploaded.set(rows, set);
+    }
+    return set;
+  }
+
+  private own(set: TrainSet): NativeTrainSet {
+    if (set.backbone !== this.backbone) throw new PaprecError('training data: this set was uploaded for another backbone');
+    return set.handle;
+  }
+
+  /**
+   * Train on an uploaded set for one epoch. The batch plan depends on (seed, epoch) only; `startBatch` skips the first
    * batches (resuming inside an epoch). `nanAtStep` is a test hook that poisons that global step's loss.
    */
   async runEpoch(
-    data: TrainData,
+    data: TrainSet,
     opts: { epoch: number; batchSize: number; startBatch?: number; nanAtStep?: number },
     onProgress?: (p: TrainProgress) => void,
   ): Promise<EpochResult> {
@@ -81,7 +116,7 @@ export class BackboneTrainer {
     let bad: ReturnType<NativeBackbone['firstNonFinite']> = null;
     try {
       [r, bad] = await this.backbone.call(async (h) => {
-        const e = await this.handle.runEpoch(data, opts, onProgress);
+        const e = await this.handle.runEpoch(this.own(data), opts, onProgress);
         // Finite weights after every epoch (one native pass); a non-finite loss is reported by the caller instead.
         return [e, e.nonFinite ? null : h.firstNonFinite()] as const;
       });
@@ -98,9 +133,9 @@ export class BackboneTrainer {
   }
 
   /** Per-example P5 loss with dropout off. */
-  async evaluateLoss(data: TrainData, batchSize = 64): Promise<Float32Array> {
+  async evaluateLoss(data: TrainSet, batchSize = 64): Promise<Float32Array> {
     try {
-      return await this.backbone.call(() => this.handle.evaluateLoss(data, batchSize));
+      return await this.backbone.call(() => this.handle.evaluateLoss(this.own(data), batchSize));
     } catch (err) {
       nativeError(err, 'validation loss');
     }

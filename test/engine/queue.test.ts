@@ -41,7 +41,7 @@ describe('one queue per model', () => {
       const started = performance.now();
       let ended: number | undefined;
       let reported = 0;
-      const epoch = t.runEpoch(data, { epoch: 0, batchSize: 8 }, (p) => (reported = p.step));
+      const epoch = t.runEpoch(t.upload(data), { epoch: 0, batchSize: 8 }, (p) => (reported = p.step));
       void epoch.then(() => (ended = performance.now()));
       await sleep(250);
       const before = performance.now();
@@ -55,7 +55,8 @@ describe('one queue per model', () => {
       void disposed.then(() => (freed = performance.now()));
       expect(b.dispose()).toBe(disposed); // idempotent
       expect(() => b.device).toThrow(/used after dispose/);
-      await expect(t.evaluateLoss(data)).rejects.toThrow(/used after dispose/);
+      await expect(t.evaluateLoss(t.upload(data))).rejects.toThrow(/used after dispose/); // the set uploaded above
+      expect(() => t.upload({ ...data })).toThrow(/used after dispose/);
       const r = await epoch; // the running epoch ends normally
       await disposed;
       expect(r.stopped).toBe(false);
@@ -64,7 +65,7 @@ describe('one queue per model', () => {
       expect(t.step).toBe(r.batches);
       expect(ended! - started).toBeGreaterThan(500);
       expect(freed!).toBeGreaterThanOrEqual(ended!);
-      await expect(t.runEpoch(data, { epoch: 1, batchSize: 8 })).rejects.toThrow(/used after dispose/);
+      await expect(t.runEpoch(t.upload(data), { epoch: 1, batchSize: 8 })).rejects.toThrow(/used after dispose/);
       await expect(b.tensors()).rejects.toThrow(/used after dispose/);
     } finally {
       clearInterval(timer);
@@ -76,7 +77,7 @@ describe('one queue per model', () => {
     const b = await Backbone.create({ vocabSize, dModel: 32, dKv: 8, dFf: 64, numHeads: 4, numLayers: 2 }, { seed: 4 });
     const t = new BackboneTrainer(b, { lr: 1e-3, seed: 1 });
     const weights = await b.tensors();
-    const epoch = t.runEpoch(data, { epoch: 0, batchSize: 8 });
+    const epoch = t.runEpoch(t.upload(data), { epoch: 0, batchSize: 8 });
     expect(() => b.setTensors(weights)).toThrow(/a call on this model is running/);
     expect(() => b.nonFinite()).toThrow(/a call on this model is running/);
     await epoch;
