@@ -5,10 +5,10 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
-#include <random>
 #include <stdexcept>
 #include <string>
 
+#include "engine/rng.h"
 #include "engine/shards.h"
 
 namespace paprec {
@@ -64,8 +64,7 @@ SlotGradients slot_gradients(const P5Model& model, const ResidentSet& set, const
   if (o.sample > 0 && o.sample < set.size()) {
     std::vector<int64_t> all(set.size());
     std::iota(all.begin(), all.end(), 0);
-    std::mt19937_64 rng(o.seed);
-    std::shuffle(all.begin(), all.end(), rng);
+    Rng{o.seed}.shuffle(all);
     all.resize(o.sample);
     sampled = set.make_batches(all);
     batches = &sampled;

@@ -11,6 +11,7 @@
 
 #include "engine/device.h"
 #include "engine/loss.h"
+#include "engine/shards.h"
 #include "engine/train_data.h"
 
 namespace paprec {
@@ -153,15 +154,13 @@ std::pair<double, std::vector<torch::Tensor>> Trainer::loss_and_gradients(const 
   const bool whole_words = model_.config().whole_word_embeddings;
   const auto params = model_.parameters();
   const int64_t B = static_cast<int64_t>(rows.size());
-  // On CPU a small model keeps two cores busier as two half-batches on one thread each than as one batch on both.
-  const int64_t want = options_.shards > 0 ? options_.shards : std::min<int64_t>(at::get_num_threads(), B / 8);
-  const int64_t shards = cpu ? std::max<int64_t>(1, std::min(want, B)) : 1;
+  const int64_t shards = training_shards(model_.device(), B, options_.shards);
   std::vector<double> losses(shards, 0.0);
   std::vector<std::vector<torch::Tensor>> grads(shards);
   auto run_shard = [&](int64_t s) {
     at::globalContext().setFlushDenormal(true);
     std::vector<int64_t> mine;
-    for (int64_t i = s; i < B; i += shards) mine.push_back(rows[i]);
+    for (auto i : shard_items(B, shards, s)) mine.push_back(rows[i]);
     std::optional<DropoutStream> masks;  // CPU: each shard its own masks, from (seed, step, shard)
     if (cpu) masks.emplace(mix_seed(step_seed, static_cast<uint64_t>(s)));
     auto batch = pad_rows(data, mine, model_.device(), whole_words, kPadMultiple);
@@ -175,13 +174,7 @@ std::pair<double, std::vector<torch::Tensor>> Trainer::loss_and_gradients(const 
     grads[s] = torch::autograd::grad({loss}, params);
   };
   if (!cpu) torch::manual_seed(step_seed);  // CUDA: one shard, LibTorch's generator
-  if (shards == 1) {
-    run_shard(0);
-  } else {
-    at::parallel_for(0, shards, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t s = begin; s < end; ++s) run_shard(s);
-    });
-  }
+  run_shards(model_.device(), shards, run_shard);
   double loss = 0;
   for (int64_t s = 0; s < shards; ++s) {
     loss += losses[s];

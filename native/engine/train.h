@@ -83,8 +83,9 @@ class Trainer {
 
  private:
   void apply_update(const std::vector<torch::Tensor>& grads, double lr);
-  // The batch's mean loss and its gradients. On CPU the batch is split into shards (one per intra-op thread) whose
-  // forward and backward passes run in parallel, single-threaded each, and whose gradients are summed.
+  // The batch's mean loss and its gradients. On CPU the batch is split into shards (engine/shards.h: the count from
+  // training_shards, rows dealt round-robin) whose forward and backward passes run in parallel, single-threaded
+  // each, and whose gradients are summed in shard order.
   std::pair<double, std::vector<torch::Tensor>> loss_and_gradients(const Rows& data,
                                                                    const std::vector<int64_t>& rows,
                                                                    uint64_t step_seed, bool make_nan) const;

@@ -3,12 +3,10 @@
 #include <cstdint>
 #include <vector>
 
+#include "engine/rng.h"
 #include "engine/rows.h"
 
 namespace paprec {
-
-// splitmix64: turns (seed, counter) pairs into well-spread 64-bit seeds.
-uint64_t mix_seed(uint64_t seed, uint64_t key);
 
 // Batches of example indices. Shuffled from `seed`, then sorted by length inside windows of `window_batches`
 // batches, so each batch holds rows of similar length (little padding), and the batch order is shuffled again.

@@ -173,6 +173,36 @@ describe('candidates (one native call on the resident set)', () => {
     await expect(r.candidates({ taskTokens: a.taskTokens }, { k, perUser: true })).rejects.toThrow(/userTokens/);
   });
 
+  it('a sampled pass takes the first `sample` examples of a SplitMix64 Fisher-Yates shuffle (no standard-library RNG)', async () => {
+    const M = (1n << 64n) - 1n;
+    const mix = (z0: bigint) => {
+      let z = (z0 + 0x9e3779b97f4a7c15n) & M;
+      z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & M;
+      z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & M;
+      return z ^ (z >> 31n);
+    };
+    const shuffled = (n: number, seed: number) => {
+      let state = BigInt(seed);
+      const v = Array.from({ length: n }, (_, i) => i);
+      for (let i = n - 1; i > 0; i--) {
+        state = mix(state);
+        const j = Number(state % BigInt(i + 1));
+        [v[i], v[j]] = [v[j]!, v[i]!];
+      }
+      return v;
+    };
+    const backbone = await Backbone.load(path.join(fx.dir, 'model.safetensors'));
+    open.push(backbone);
+    const r = ResidentExampleSet.upload(backbone, set, { batchSize: 2 });
+    open.push(r);
+    const a = { taskTokens: Int32Array.from([3, 6]), userTokens: new Int32Array(B + 1).fill(3) };
+    for (const seed of [3, 7, 12345]) {
+      const g = await r.slotGradients(a, { perUser: true, sample: 2, seed });
+      const chosen = [...g.userCounts!.keys()].filter((u) => g.userCounts![u] === 1);
+      expect(chosen).toEqual(shuffled(B, seed).slice(0, 2).sort((x, y) => x - y));
+    }
+  });
+
   it('refuses a set uploaded without slotMask', async () => {
     const backbone = await Backbone.load(path.join(fx.dir, 'model.safetensors'));
     open.push(backbone);
