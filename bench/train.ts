@@ -43,8 +43,8 @@ async function measure(
   try {
     const trainer = new BackboneTrainer(backbone, { lr: 1e-3, seed: 1, shards });
     // One warm-up step (allocator, first-touch), then the timed steps.
-    await trainer.runEpoch(firstRows(data, batch), { epoch: 0, batchSize: batch });
-    const timed = firstRows(data, batch * steps);
+    await trainer.runEpoch(trainer.upload(firstRows(data, batch)), { epoch: 0, batchSize: batch });
+    const timed = trainer.upload(firstRows(data, batch * steps));
     const t = performance.now();
     const r = await trainer.runEpoch(timed, { epoch: 1, batchSize: batch });
     const seconds = (performance.now() - t) / 1000;

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PaprecError } from './errors.js';
 import type { P5Config } from './checkpoint/config.js';
+import type { RaggedRows } from './types.js';
 
 /** P5Config as the addon reads it: the fields that shape the model (the token ids are T5's fixed ones). */
 export type NativeConfig = Omit<P5Config, 'padTokenId' | 'eosTokenId' | 'decoderStartTokenId'>;
@@ -63,13 +64,9 @@ export interface NativeInfo {
   cpuAutoDtype: 'fp32' | 'bf16';
 }
 
-/** One epoch of training examples as flat rows (the ExampleSet layout): row i spans [offsets[i], offsets[i+1]). */
-export interface NativeTrainData {
-  inputIds: Int32Array;
-  inputOffsets: Int32Array;
-  wholeWordIds: Int32Array;
-  targetIds: Int32Array;
-  targetOffsets: Int32Array;
+/** Training rows copied into the engine and validated once, for any number of epochs and loss passes. */
+export interface NativeTrainSet {
+  size(): number;
 }
 
 export interface NativeTrainOptions {
@@ -114,11 +111,11 @@ export interface NativeOptimizerState {
 
 export interface NativeTrainer {
   runEpoch(
-    data: NativeTrainData,
+    set: NativeTrainSet,
     opts: { epoch: number; batchSize: number; startBatch?: number; nanAtStep?: number },
     onProgress?: (p: NativeTrainProgress) => void,
   ): Promise<NativeEpochResult>;
-  evaluateLoss(data: NativeTrainData, batchSize: number): Promise<Float32Array>;
+  evaluateLoss(set: NativeTrainSet, batchSize: number): Promise<Float32Array>;
   stop(): void;
   clearStop(): void;
   step(): number;
@@ -161,17 +158,12 @@ export interface NativeGenerated {
   chosenLogits?: Float32Array;
 }
 
-/** The flat ExampleSet arrays the engine reads (src/types.ts ExampleSet). */
-export interface NativeExampleSetData {
+/** The ExampleSet arrays the engine reads (src/types.ts ExampleSet). */
+export interface NativeExampleSetData extends RaggedRows {
   size: number;
-  inputIds: Int32Array;
-  inputOffsets: Int32Array;
-  wholeWordIds: Int32Array;
   numTaskSlots: number;
   hasUserSlot: boolean;
   slotPositions: Int32Array;
-  targetIds: Int32Array;
-  targetOffsets: Int32Array;
   userIndex: Int32Array;
   numUsers: number;
 }
@@ -197,6 +189,14 @@ export interface NativeSlotGradients {
   examples: number;
 }
 
+export interface NativeCandidates {
+  task: Int32Array;
+  user?: Int32Array;
+  userCounts?: Int32Array;
+  loss: number;
+  examples: number;
+}
+
 export interface NativeExampleSet {
   size(): number;
   numBatches(): number;
@@ -207,6 +207,11 @@ export interface NativeExampleSet {
     assignment: NativeAssignment,
     opts?: { perUser?: boolean; sample?: number; seed?: number; streams?: number },
   ): Promise<NativeSlotGradients>;
+  /** Needs opts.slotMask at construction. */
+  candidates(
+    assignment: NativeAssignment,
+    opts: { k: number; perUser?: boolean; sample?: number; seed?: number; streams?: number },
+  ): Promise<NativeCandidates>;
   dispose(): void;
 }
 
@@ -217,13 +222,14 @@ export interface NativeAddon {
   /** What a dtype request means on a device ('auto' resolved); throws with the reason where it cannot run. */
   resolveDtype(dtype: string, device: string): 'fp32' | 'bf16' | 'tf32';
   NativeTrainer: new (backbone: NativeBackbone, opts: NativeTrainOptions) => NativeTrainer;
+  NativeTrainSet: new (backbone: NativeBackbone, rows: RaggedRows) => NativeTrainSet;
   generate(backbone: NativeBackbone, batch: NativeBatch, opts: NativeGenerateOptions): Promise<NativeGenerated>;
   /** Benchmark comparison path: no KV cache, one example at a time. */
   generateNaive(backbone: NativeBackbone, batch: NativeBatch, opts: NativeGenerateOptions): Promise<NativeGenerated>;
   NativeExampleSet: new (
     backbone: NativeBackbone,
     set: NativeExampleSetData,
-    opts: { batchSize?: number; streams?: number },
+    opts: { batchSize?: number; streams?: number; slotMask?: Uint8Array },
   ) => NativeExampleSet;
   topCandidates(
     backbone: NativeBackbone,

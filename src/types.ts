@@ -65,23 +65,30 @@ export interface DatasetStats {
 }
 
 /**
- * Every example of a task and split rendered once, as flat arrays ready for one upload to the engine.
- * Rows are concatenated without padding; row i spans [inputOffsets[i], inputOffsets[i+1]).
+ * Token rows concatenated without padding, the one layout of examples the engine reads (example sets and training
+ * data): row i spans [inputOffsets[i], inputOffsets[i+1]) of inputIds and wholeWordIds, and [targetOffsets[i],
+ * targetOffsets[i+1]) of targetIds (each target ends with </s>).
+ */
+export interface RaggedRows {
+  inputIds: Int32Array;
+  inputOffsets: Int32Array; // rows + 1
+  wholeWordIds: Int32Array; // same layout as inputIds
+  targetIds: Int32Array;
+  targetOffsets: Int32Array; // rows + 1
+}
+
+/**
+ * Every example of a task and split rendered once, as ragged rows ready for one upload to the engine.
  * Slots: the `numTaskSlots` task-token slots come first, then the user slot when `hasUserSlot`.
  * The ids at slot positions are the rendering prompt's tokens; the engine overwrites them.
  */
-export interface ExampleSet {
+export interface ExampleSet extends RaggedRows {
   task: Task;
   split: Split;
   size: number;
-  inputIds: Int32Array;
-  inputOffsets: Int32Array; // size + 1
-  wholeWordIds: Int32Array; // same layout as inputIds
   numTaskSlots: number;
   hasUserSlot: boolean;
   slotPositions: Int32Array; // size * slotsPerRow, positions inside the row; -1 where a row has no such slot
-  targetIds: Int32Array; // concatenated targets, each ending with </s>
-  targetOffsets: Int32Array; // size + 1
   userIndex: Int32Array; // size: 0-based user index (user id - 1)
   numUsers: number;
   /** Explanation: the reference text of every row (for BLEU / ROUGE). */

@@ -14,6 +14,13 @@ namespace paprec {
 
 Napi::FunctionReference* NativeBackbone::constructor_ = nullptr;
 
+std::unique_lock<std::mutex> hold_now(BackboneState& s, const std::string& what) {
+  std::unique_lock<std::mutex> lock(s.mutex, std::try_to_lock);
+  if (!lock.owns_lock())
+    throw std::runtime_error(what + ": the model is busy with a running call (calls on one model are queued: await it first)");
+  return lock;
+}
+
 namespace {
 
 // Where `t` first holds NaN or +-Inf (row-major), as {flat index, value}; flat index -1 when every value is finite.
@@ -130,7 +137,7 @@ Napi::Value NativeBackbone::SetParameters(const Napi::CallbackInfo& info) {
   auto data = info[1].As<Napi::Array>();
   if (names.Length() != data.Length()) throw Napi::TypeError::New(env, "setParameters: names and data differ in length");
   guard(env, [&] {
-    std::lock_guard<std::mutex> lock(state->mutex);
+    auto lock = hold_now(*state, "setParameters");
     torch::NoGradGuard no_grad;
     auto& model = state->model;
     for (uint32_t i = 0; i < names.Length(); ++i) {
@@ -182,7 +189,7 @@ Napi::Value NativeBackbone::FirstNonFinite(const Napi::CallbackInfo& info) {
   auto env = info.Env();
   auto state = live(env);
   return guard(env, [&]() -> Napi::Value {
-    std::lock_guard<std::mutex> lock(state->mutex);
+    auto lock = hold_now(*state, "firstNonFinite");
     torch::NoGradGuard no_grad;
     for (const auto& name : state->model.names()) {
       const auto& p = state->model.param(name);
@@ -254,11 +261,9 @@ Napi::Value NativeBackbone::InputGradients(const Napi::CallbackInfo& info) {
       });
 }
 
+// Never waits: a running worker holds its own reference, so the model is freed when the last call ends.
 Napi::Value NativeBackbone::Dispose(const Napi::CallbackInfo& info) {
-  if (state_) {
-    std::lock_guard<std::mutex> lock(state_->mutex);  // wait for a running call to finish with the model
-  }
-  state_.reset();  // running workers hold their own reference
+  state_.reset();
   return info.Env().Undefined();
 }
 

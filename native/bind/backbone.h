@@ -4,16 +4,22 @@
 
 #include <memory>
 #include <mutex>
+#include <string>
 
 #include "model/t5.h"
 
 namespace paprec {
 
+// TypeScript serialises the calls on one model (Backbone's queue), so the JS thread never waits here: async calls
+// take `mutex` on their worker thread, the few synchronous ones only try it (`hold_now`).
 struct BackboneState {
   explicit BackboneState(const P5Config& c) : model(c) {}
   P5Model model;
-  std::mutex mutex;  // one native call at a time per model
+  std::mutex mutex;  // one native call at a time per model (a safety net behind the TypeScript queue)
 };
+
+// The model's lock for a synchronous call on the JS thread, or a thrown error when a running call holds it.
+std::unique_lock<std::mutex> hold_now(BackboneState& s, const std::string& what);
 
 class NativeBackbone : public Napi::ObjectWrap<NativeBackbone> {
  public:

@@ -172,4 +172,15 @@ Batch read_batch(const Napi::Object& o, const P5Config& config, const torch::Dev
   return b;
 }
 
+Rows read_rows(const Napi::Object& o, const std::string& what) {
+  auto ints = [&](const char* key) {
+    auto v = o.Get(key);
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+      throw std::invalid_argument(what + ": " + key + " must be an Int32Array");
+    auto a = v.As<Napi::Int32Array>();
+    return std::vector<int32_t>(a.Data(), a.Data() + a.ElementLength());
+  };
+  return {ints("inputIds"), ints("inputOffsets"), ints("wholeWordIds"), ints("targetIds"), ints("targetOffsets")};
+}
+
 }  // namespace paprec

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/loss.h"
+#include "engine/rows.h"
 #include "model/config.h"
 
 namespace paprec {
@@ -30,5 +31,8 @@ Napi::Object write_config(Napi::Env env, const P5Config& c);
 // A padded batch object {batchSize, sourceLength, targetLength?, inputIds, attentionMask, wholeWordIds?, labels?},
 // range-checked against the config, on `device`.
 Batch read_batch(const Napi::Object& o, const P5Config& config, const torch::Device& device, bool need_labels);
+
+// {inputIds, inputOffsets, wholeWordIds, targetIds, targetOffsets} (Int32Arrays; src/types.ts RaggedRows), copied.
+Rows read_rows(const Napi::Object& o, const std::string& what);
 
 }  // namespace paprec

@@ -99,7 +99,7 @@ Napi::Value TopCandidates(const Napi::CallbackInfo& info) {
       env,
       [state, grads, k, mask, chunk] {
         std::lock_guard<std::mutex> lock(state->mutex);
-        return top_candidates(state->model, grads, k, mask, chunk);
+        return top_candidates(state->model, grads, k, mask, {}, chunk);
       },
       [](Napi::Env env, Candidates& c) -> Napi::Value {
         auto o = Napi::Object::New(env);

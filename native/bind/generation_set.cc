@@ -3,6 +3,8 @@
 //   evaluate(assignments, options) -> Promise<Int32Array>   (ranks [k*size] or ids [k*size*(maxLength-1)])
 //   loss(assignments, {streams?}) -> Promise<Float32Array [k*size]>
 //   slotGradients(assignment, {perUser?, sample?, seed?, streams?}) -> Promise<{...}>
+//   candidates(assignment, {k, perUser?, sample?, seed?, streams?}) -> Promise<{task, user?, userCounts?, ...}>
+//     (needs options.slotMask at construction: uploaded once with the set)
 // Every call holds the backbone's mutex for its whole duration and runs the model in eval mode.
 #include <napi.h>
 
@@ -23,19 +25,16 @@ struct SetState {
   std::shared_ptr<BackboneState> backbone;
   std::shared_ptr<ResidentSet> set;
   int64_t streams = 1;
+  torch::Tensor slot_mask;  // uint8 [V] on the device (1 = allowed in a slot); undefined: no candidates()
 };
 
 ExampleSetData read_example_set(const Napi::Object& o) {
   ExampleSetData d;
+  d.rows = read_rows(o, "example set");
   d.size = require_int(o, "size", "example set");
-  d.input_ids = int_vector(o.Get("inputIds"), "example set inputIds");
-  d.input_offsets = int_vector(o.Get("inputOffsets"), "example set inputOffsets");
-  d.whole_word_ids = int_vector(o.Get("wholeWordIds"), "example set wholeWordIds");
   d.num_task_slots = require_int(o, "numTaskSlots", "example set");
   d.has_user_slot = get_bool(o, "hasUserSlot", false);
   d.slot_positions = int_vector(o.Get("slotPositions"), "example set slotPositions");
-  d.target_ids = int_vector(o.Get("targetIds"), "example set targetIds");
-  d.target_offsets = int_vector(o.Get("targetOffsets"), "example set targetOffsets");
   d.user_index = int_vector(o.Get("userIndex"), "example set userIndex");
   d.num_users = get_int(o, "numUsers", 0);
   return d;
@@ -51,6 +50,7 @@ class NativeExampleSet : public Napi::ObjectWrap<NativeExampleSet> {
                         InstanceMethod("evaluate", &NativeExampleSet::Evaluate),
                         InstanceMethod("loss", &NativeExampleSet::Loss),
                         InstanceMethod("slotGradients", &NativeExampleSet::SlotGradientsJs),
+                        InstanceMethod("candidates", &NativeExampleSet::CandidatesJs),
                         InstanceMethod("dispose", &NativeExampleSet::Dispose)});
   }
 
@@ -63,10 +63,8 @@ class NativeExampleSet : public Napi::ObjectWrap<NativeExampleSet> {
     guard(env, [&] {
       const auto& model = backbone->model;
       auto data = read_example_set(info[1].As<Napi::Object>());
-      auto set = std::make_shared<ResidentSet>(std::move(data), model.config().vocab_size,
-                                               model.config().whole_word_embeddings ? model.config().whole_word_size
-                                                                                    : INT64_MAX,
-                                               model.device(), get_int(opts, "batchSize", model.device().is_cuda() ? 128 : 32));
+      auto set = std::make_shared<ResidentSet>(std::move(data), model.config(), model.device(),
+                                               get_int(opts, "batchSize", model.device().is_cuda() ? 128 : 32));
       const int64_t batches = static_cast<int64_t>(set->batches().size());
       int64_t streams = get_int(opts, "streams", 0);
       if (streams == 0) streams = std::min(default_shards(model.device()), batches);
@@ -74,7 +72,18 @@ class NativeExampleSet : public Napi::ObjectWrap<NativeExampleSet> {
         throw std::invalid_argument("streams = " + std::to_string(streams) + ": must be in [1, " +
                                     std::to_string(batches) + "] (the set has " + std::to_string(batches) +
                                     " batches; more streams than work)");
-      state_ = std::make_shared<SetState>(SetState{backbone, set, streams});
+      torch::Tensor mask;
+      auto m = opts.Get("slotMask");
+      if (!m.IsUndefined() && !m.IsNull()) {
+        if (!m.IsTypedArray() || m.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+          throw std::invalid_argument("example set: slotMask must be a Uint8Array");
+        auto a = m.As<Napi::Uint8Array>();
+        if (static_cast<int64_t>(a.ElementLength()) != model.config().vocab_size)
+          throw std::invalid_argument("example set: the slot mask has " + std::to_string(a.ElementLength()) +
+                                      " entries, the vocabulary " + std::to_string(model.config().vocab_size));
+        mask = torch::from_blob(a.Data(), {static_cast<int64_t>(a.ElementLength())}, torch::kUInt8).clone().to(model.device());
+      }
+      state_ = std::make_shared<SetState>(SetState{backbone, set, streams, mask});
       return 0;
     });
   }
@@ -173,19 +182,23 @@ class NativeExampleSet : public Napi::ObjectWrap<NativeExampleSet> {
         [](Napi::Env env, torch::Tensor& t) -> Napi::Value { return to_float32_array(env, t); });
   }
 
+  SlotGradientOptions gradient_options(const Napi::Object& opts, const char* what) const {
+    SlotGradientOptions so;
+    so.per_user = get_bool(opts, "perUser", false);
+    so.sample = get_int(opts, "sample", 0);
+    so.seed = static_cast<uint64_t>(get_int(opts, "seed", 0));
+    so.shards = streams_of(opts);
+    if (so.sample < 0) throw std::invalid_argument(std::string(what) + ": sample must be >= 0");
+    return so;
+  }
+
   Napi::Value SlotGradientsJs(const Napi::CallbackInfo& info) {
     auto env = info.Env();
     auto st = live(env);
     if (info.Length() < 1) throw Napi::TypeError::New(env, "slotGradients(assignment, options)");
     auto opts = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
     auto [assignment, so] = guard(env, [&] {
-      SlotGradientOptions so;
-      so.per_user = get_bool(opts, "perUser", false);
-      so.sample = get_int(opts, "sample", 0);
-      so.seed = static_cast<uint64_t>(get_int(opts, "seed", 0));
-      so.shards = streams_of(opts);
-      if (so.sample < 0) throw std::invalid_argument("slotGradients: sample must be >= 0");
-      return std::make_pair(read_assignment(info[0], 0), so);
+      return std::make_pair(read_assignment(info[0], 0), gradient_options(opts, "slotGradients"));
     });
     return run_async<SlotGradients>(
         env,
@@ -193,12 +206,10 @@ class NativeExampleSet : public Napi::ObjectWrap<NativeExampleSet> {
           std::lock_guard<std::mutex> lock(st->backbone->mutex);
           auto& model = st->backbone->model;
           EvalMode eval(model);
-          auto o = so;
-          // a sampled pass has fewer batches than the set: never more shards than batches
-          if (o.sample > 0 && o.sample < st->set->size())
-            o.shards = std::min<int64_t>(o.shards, (o.sample + st->set->batches().front().examples.size() - 1) /
-                                                       st->set->batches().front().examples.size());
-          return slot_gradients(model, *st->set, on_device(assignment, model.device()), o);
+          auto g = slot_gradients(model, *st->set, on_device(assignment, model.device()), so);
+          g.task = g.task.to(torch::kCPU);
+          if (g.user.defined()) g.user = g.user.to(torch::kCPU);
+          return g;
         },
         [](Napi::Env env, SlotGradients& g) -> Napi::Value {
           auto o = Napi::Object::New(env);
@@ -214,8 +225,40 @@ class NativeExampleSet : public Napi::ObjectWrap<NativeExampleSet> {
         });
   }
 
+  Napi::Value CandidatesJs(const Napi::CallbackInfo& info) {
+    auto env = info.Env();
+    auto st = live(env);
+    if (info.Length() < 2 || !info[1].IsObject()) throw Napi::TypeError::New(env, "candidates(assignment, {k, ...})");
+    auto opts = info[1].As<Napi::Object>();
+    auto [assignment, so, k] = guard(env, [&] {
+      if (!st->slot_mask.defined())
+        throw std::invalid_argument("candidates: the set was uploaded without a slotMask (the tokens allowed in a slot)");
+      return std::make_tuple(read_assignment(info[0], 0), gradient_options(opts, "candidates"),
+                             require_int(opts, "k", "candidates"));
+    });
+    return run_async<SlotCandidates>(
+        env,
+        [st, assignment, so, k] {
+          std::lock_guard<std::mutex> lock(st->backbone->mutex);
+          auto& model = st->backbone->model;
+          EvalMode eval(model);
+          return slot_candidates(model, *st->set, on_device(assignment, model.device()), st->slot_mask, k, so);
+        },
+        [](Napi::Env env, SlotCandidates& c) -> Napi::Value {
+          auto o = Napi::Object::New(env);
+          o.Set("task", to_int32_array(env, c.task));
+          if (c.user.defined()) {
+            o.Set("user", to_int32_array(env, c.user));
+            o.Set("userCounts", to_int32_array(env, c.user_counts));
+          }
+          o.Set("loss", c.loss);
+          o.Set("examples", static_cast<double>(c.examples));
+          return o;
+        });
+  }
+
+  // Never waits: a running call holds its own reference to the set, freed when it ends.
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
-    if (state_) std::lock_guard<std::mutex> lock(state_->backbone->mutex);  // let a running call finish
     state_.reset();
     return info.Env().Undefined();
   }

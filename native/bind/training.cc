@@ -1,4 +1,5 @@
-// The JS class `NativeTrainer`: AdamW training of one NativeBackbone over resident epochs of examples.
+// The JS classes `NativeTrainSet` (training rows copied and validated once, for any number of epochs and loss
+// passes) and `NativeTrainer`: AdamW training of one NativeBackbone over a NativeTrainSet.
 // runEpoch runs a whole epoch in one async call and reports every step through a thread-safe function, so the
 // CPU stays busy while JS draws the progress bar and can ask it to stop (Ctrl-C) between steps.
 #include <napi.h>
@@ -20,27 +21,6 @@ struct TrainerState {
   std::unique_ptr<Trainer> trainer;
   std::atomic<bool> stop{false};
 };
-
-std::vector<int32_t> int_vector(const Napi::Object& o, const char* key) {
-  auto v = o.Get(key);
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
-    throw std::invalid_argument(std::string("training data: ") + key + " must be an Int32Array");
-  auto a = v.As<Napi::Int32Array>();
-  return std::vector<int32_t>(a.Data(), a.Data() + a.ElementLength());
-}
-
-// {inputIds, inputOffsets, wholeWordIds, targetIds, targetOffsets}: copied here, on the JS thread.
-std::shared_ptr<TrainingData> read_training_data(const Napi::Value& value) {
-  if (!value.IsObject()) throw std::invalid_argument("training data: expected an object of Int32Arrays");
-  auto o = value.As<Napi::Object>();
-  auto d = std::make_shared<TrainingData>();
-  d->input_ids = int_vector(o, "inputIds");
-  d->input_offsets = int_vector(o, "inputOffsets");
-  d->whole_word_ids = int_vector(o, "wholeWordIds");
-  d->target_ids = int_vector(o, "targetIds");
-  d->target_offsets = int_vector(o, "targetOffsets");
-  return d;
-}
 
 Napi::Object progress_object(Napi::Env env, const StepProgress& p) {
   auto o = Napi::Object::New(env);
@@ -70,6 +50,42 @@ std::vector<torch::Tensor> float_list(const Napi::Value& v, const std::string& w
 }
 
 }  // namespace
+
+// new NativeTrainSet(backbone, rows): the rows validated against the backbone's config; size() rows.
+class NativeTrainSet : public Napi::ObjectWrap<NativeTrainSet> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    auto fn = DefineClass(env, "NativeTrainSet", {InstanceMethod("size", &NativeTrainSet::Size)});
+    constructor_ = new Napi::FunctionReference(Napi::Persistent(fn));
+    return fn;
+  }
+
+  explicit NativeTrainSet(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeTrainSet>(info) {
+    auto env = info.Env();
+    if (info.Length() < 2 || !info[1].IsObject()) throw Napi::TypeError::New(env, "NativeTrainSet(backbone, rows)");
+    auto backbone = NativeBackbone::StateOf(info[0]);
+    guard(env, [&] {
+      auto rows = std::make_shared<Rows>(read_rows(info[1].As<Napi::Object>(), "training data"));
+      rows->validate(backbone->model.config(), "training data");
+      rows_ = std::move(rows);
+      return 0;
+    });
+  }
+
+  static std::shared_ptr<const Rows> RowsOf(const Napi::Value& v) {
+    if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(constructor_->Value()))
+      throw Napi::TypeError::New(v.Env(), "expected a NativeTrainSet");
+    return Unwrap(v.As<Napi::Object>())->rows_;
+  }
+
+ private:
+  Napi::Value Size(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(rows_->size())); }
+
+  std::shared_ptr<const Rows> rows_;
+  static Napi::FunctionReference* constructor_;
+};
+
+Napi::FunctionReference* NativeTrainSet::constructor_ = nullptr;
 
 class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
  public:
@@ -106,7 +122,7 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
       t.bf16_autocast = get_bool(o, "bf16", false);
       t.rms_scaled = get_bool(o, "rmsScaled", false);
       t.shards = get_int(o, "shards", 0);
-      std::lock_guard<std::mutex> lock(backbone->mutex);
+      // no lock: the trainer reads only the weights' shapes and devices, which a running call never changes
       state_ = std::make_shared<TrainerState>();
       state_->backbone = backbone;
       state_->trainer = std::make_unique<Trainer>(backbone->model, t);
@@ -115,12 +131,12 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
   }
 
  private:
-  // runEpoch(data, {epoch, batchSize, startBatch?, nanAtStep?}, onProgress?) -> Promise<result>
+  // runEpoch(set: NativeTrainSet, {epoch, batchSize, startBatch?, nanAtStep?}, onProgress?) -> Promise<result>
   Napi::Value RunEpoch(const Napi::CallbackInfo& info) {
     auto env = info.Env();
-    if (info.Length() < 2 || !info[1].IsObject()) throw Napi::TypeError::New(env, "runEpoch(data, options, onProgress?)");
+    if (info.Length() < 2 || !info[1].IsObject()) throw Napi::TypeError::New(env, "runEpoch(set, options, onProgress?)");
     auto state = state_;
-    auto data = guard(env, [&] { return read_training_data(info[0]); });
+    auto data = NativeTrainSet::RowsOf(info[0]);
     auto o = info[1].As<Napi::Object>();
     EpochOptions eo = guard(env, [&] {
       EpochOptions e;
@@ -168,11 +184,11 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
         });
   }
 
-  // evaluateLoss(data, batchSize) -> Promise<Float32Array> per-example loss, dropout off, in data order
+  // evaluateLoss(set: NativeTrainSet, batchSize) -> Promise<Float32Array> per-example loss, dropout off, in data order
   Napi::Value EvaluateLoss(const Napi::CallbackInfo& info) {
     auto env = info.Env();
     auto state = state_;
-    auto data = guard(env, [&] { return read_training_data(info[0]); });
+    auto data = NativeTrainSet::RowsOf(info[0]);
     const int64_t batch = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int64Value() : 64;
     if (batch <= 0) throw Napi::TypeError::New(env, "evaluateLoss: batchSize must be positive");
     return run_async<torch::Tensor>(
@@ -194,8 +210,8 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
     return info.Env().Undefined();
   }
 
+  // An atomic, read without the model's lock while an epoch runs.
   Napi::Value Step(const Napi::CallbackInfo& info) {
-    std::lock_guard<std::mutex> lock(state_->backbone->mutex);
     return Napi::Number::New(info.Env(), static_cast<double>(state_->trainer->step()));
   }
 
@@ -246,7 +262,7 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
     if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "setState({step, expAvg, expAvgSq})");
     auto o = info[0].As<Napi::Object>();
     guard(env, [&] {
-      std::lock_guard<std::mutex> lock(state_->backbone->mutex);
+      auto lock = hold_now(*state_->backbone, "setState");
       const auto& model = state_->backbone->model;
       auto avg = float_list(o.Get("expAvg"), "optimizer expAvg", model);
       auto sq = float_list(o.Get("expAvgSq"), "optimizer expAvgSq", model);
@@ -263,6 +279,7 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
 
 void register_training(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeTrainer", NativeTrainer::Define(env));
+  exports.Set("NativeTrainSet", NativeTrainSet::Define(env));
 }
 
 }  // namespace paprec

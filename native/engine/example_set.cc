@@ -12,43 +12,19 @@ namespace {
 
 [[noreturn]] void bad(const std::string& m) { throw std::invalid_argument("example set: " + m); }
 
-void check_offsets(const std::vector<int64_t>& offsets, size_t total, int64_t size, const char* what) {
-  if (static_cast<int64_t>(offsets.size()) != size + 1)
-    bad(std::string(what) + "Offsets has " + std::to_string(offsets.size()) + " entries, expected size + 1 = " +
-        std::to_string(size + 1));
-  if (offsets.front() != 0 || offsets.back() != static_cast<int64_t>(total))
-    bad(std::string(what) + "Offsets must start at 0 and end at " + std::to_string(total));
-  for (int64_t i = 0; i < size; ++i)
-    if (offsets[i + 1] <= offsets[i]) bad(std::string(what) + " row " + std::to_string(i) + " is empty or offsets decrease");
-}
-
-void check_ids(const std::vector<int64_t>& ids, int64_t hi, const char* what, const char* why) {
-  for (size_t i = 0; i < ids.size(); ++i)
-    if (ids[i] < 0 || ids[i] >= hi)
-      bad(std::string(what) + "[" + std::to_string(i) + "] = " + std::to_string(ids[i]) + " is outside [0, " +
-          std::to_string(hi) + ")" + why);
-}
-
 }  // namespace
 
-void validate_example_set(const ExampleSetData& d, int64_t vocab_size, int64_t whole_word_size) {
-  if (d.size <= 0) bad("it is empty (size 0): nothing to evaluate");
-  check_offsets(d.input_offsets, d.input_ids.size(), d.size, "input");
-  check_offsets(d.target_offsets, d.target_ids.size(), d.size, "target");
-  const char* vocab_hint = " (an example set rendered with another tokenizer or vocabulary size?)";
-  check_ids(d.input_ids, vocab_size, "inputIds", vocab_hint);
-  check_ids(d.target_ids, vocab_size, "targetIds", vocab_hint);
-  if (d.whole_word_ids.size() != d.input_ids.size())
-    bad("wholeWordIds has " + std::to_string(d.whole_word_ids.size()) + " ids, inputIds " +
-        std::to_string(d.input_ids.size()));
-  check_ids(d.whole_word_ids, whole_word_size, "wholeWordIds", "");
+void validate_example_set(const ExampleSetData& d, const P5Config& config) {
+  d.rows.validate(config, "example set");
+  if (d.rows.size() != d.size)
+    bad("size is " + std::to_string(d.size) + " but inputOffsets holds " + std::to_string(d.rows.size()) + " rows");
   if (d.num_task_slots < 0) bad("numTaskSlots must be >= 0");
   const int64_t spr = d.slots_per_row();
   if (static_cast<int64_t>(d.slot_positions.size()) != d.size * spr)
     bad("slotPositions has " + std::to_string(d.slot_positions.size()) + " entries, expected size x slots per row = " +
         std::to_string(d.size * spr));
   for (int64_t i = 0; i < d.size; ++i) {
-    const int64_t len = d.input_offsets[i + 1] - d.input_offsets[i];
+    const int64_t len = d.rows.input_length(i);
     for (int64_t j = 0; j < spr; ++j) {
       const int64_t p = d.slot_positions[i * spr + j];
       if (p < -1 || p >= len)
@@ -59,26 +35,29 @@ void validate_example_set(const ExampleSetData& d, int64_t vocab_size, int64_t w
   if (static_cast<int64_t>(d.user_index.size()) != d.size)
     bad("userIndex has " + std::to_string(d.user_index.size()) + " entries, expected " + std::to_string(d.size));
   if (d.num_users < 0 || (d.has_user_slot && d.num_users == 0)) bad("numUsers must be positive with a user slot");
-  if (d.num_users > 0) check_ids(d.user_index, d.num_users, "userIndex", " (numUsers)");
+  for (int64_t i = 0; i < d.size && d.num_users > 0; ++i)
+    if (d.user_index[i] < 0 || d.user_index[i] >= d.num_users)
+      bad("userIndex[" + std::to_string(i) + "] = " + std::to_string(d.user_index[i]) + " is outside [0, " +
+          std::to_string(d.num_users) + ") (numUsers)");
 }
 
-ResidentSet::ResidentSet(ExampleSetData data, int64_t vocab_size, int64_t whole_word_size, const torch::Device& device,
-                         int64_t batch_size)
+ResidentSet::ResidentSet(ExampleSetData data, const P5Config& config, const torch::Device& device, int64_t batch_size)
     : data_(std::move(data)), device_(device), batch_size_(batch_size) {
   if (batch_size_ < 1) throw std::invalid_argument("example set: batchSize must be >= 1");
-  validate_example_set(data_, vocab_size, whole_word_size);
+  validate_example_set(data_, config);
   std::vector<int64_t> all(data_.size);
   std::iota(all.begin(), all.end(), 0);
   batches_ = make_batches(all);
 }
 
 std::vector<int64_t> ResidentSet::target(int64_t i) const {
-  return {data_.target_ids.begin() + data_.target_offsets[i], data_.target_ids.begin() + data_.target_offsets[i + 1]};
+  const auto& r = data_.rows;
+  return {r.target_ids.begin() + r.target_offsets[i], r.target_ids.begin() + r.target_offsets[i + 1]};
 }
 
 std::vector<SetBatch> ResidentSet::make_batches(const std::vector<int64_t>& examples) const {
   const auto& d = data_;
-  auto len = [&](int64_t i) { return d.input_offsets[i + 1] - d.input_offsets[i]; };
+  auto len = [&](int64_t i) { return d.rows.input_length(i); };
   auto order = examples;
   // Length-sorted buckets keep padding small; the order is a pure function of the set, never of the shard count.
   std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return len(a) < len(b); });
@@ -87,26 +66,11 @@ std::vector<SetBatch> ResidentSet::make_batches(const std::vector<int64_t>& exam
   for (size_t start = 0; start < order.size(); start += batch_size_) {
     SetBatch sb;
     sb.examples.assign(order.begin() + start, order.begin() + std::min(order.size(), start + batch_size_));
-    const int64_t B = static_cast<int64_t>(sb.examples.size());
-    int64_t L = 0, T = 0;
-    for (auto i : sb.examples) {
-      L = std::max(L, len(i));
-      T = std::max(T, d.target_offsets[i + 1] - d.target_offsets[i]);
-    }
-    auto ids = torch::zeros({B, L}, torch::kLong), mask = torch::zeros({B, L}, torch::kLong);
-    auto ww = torch::zeros({B, L}, torch::kLong), labels = torch::full({B, T}, -100, torch::kLong);
-    auto ia = ids.accessor<int64_t, 2>(), ma = mask.accessor<int64_t, 2>(), wa = ww.accessor<int64_t, 2>();
-    auto la = labels.accessor<int64_t, 2>();
+    sb.batch = pad_rows(d.rows, sb.examples, device_, true);
+    const int64_t B = static_cast<int64_t>(sb.examples.size()), L = sb.batch.input_ids.size(1);
     std::vector<int64_t> task_flat, task_slot, user_flat, user_row;
     for (int64_t r = 0; r < B; ++r) {
       const int64_t i = sb.examples[r];
-      for (int64_t p = 0; p < len(i); ++p) {
-        ia[r][p] = d.input_ids[d.input_offsets[i] + p];
-        wa[r][p] = d.whole_word_ids[d.input_offsets[i] + p];
-        ma[r][p] = 1;
-      }
-      for (int64_t p = 0; p < d.target_offsets[i + 1] - d.target_offsets[i]; ++p)
-        la[r][p] = d.target_ids[d.target_offsets[i] + p];
       for (int64_t j = 0; j < spr; ++j) {
         const int64_t pos = d.slot_positions[i * spr + j];
         if (pos < 0) continue;
@@ -120,10 +84,6 @@ std::vector<SetBatch> ResidentSet::make_batches(const std::vector<int64_t>& exam
       }
     }
     auto dev = [&](const std::vector<int64_t>& v) { return torch::tensor(v, torch::kLong).to(device_); };
-    sb.batch.input_ids = ids.to(device_);
-    sb.batch.attention_mask = mask.to(device_);
-    sb.batch.whole_word_ids = ww.to(device_);
-    sb.batch.labels = labels.to(device_);
     sb.task_flat = dev(task_flat);
     sb.task_slot = dev(task_slot);
     sb.user_flat = dev(user_flat);

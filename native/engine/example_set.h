@@ -8,26 +8,26 @@
 
 #include "engine/generate.h"
 #include "engine/loss.h"
+#include "engine/rows.h"
 #include "model/t5.h"
 
 namespace paprec {
 
-// The flat arrays of src/types.ts ExampleSet (rows concatenated, no padding).
+// src/types.ts ExampleSet: its rows and where each row's slots are.
 struct ExampleSetData {
+  Rows rows;
   int64_t size = 0;
-  std::vector<int64_t> input_ids, input_offsets, whole_word_ids;
   int64_t num_task_slots = 0;
   bool has_user_slot = false;
   std::vector<int64_t> slot_positions;  // size * slots_per_row; -1 = this row has no such slot
-  std::vector<int64_t> target_ids, target_offsets;
   std::vector<int64_t> user_index;
   int64_t num_users = 0;
   int64_t slots_per_row() const { return num_task_slots + (has_user_slot ? 1 : 0); }
 };
 
-// Throws std::invalid_argument naming the first inconsistency (offsets, ids outside the vocabulary, slot positions
-// outside their row, user indices outside [0, num_users), empty set).
-void validate_example_set(const ExampleSetData& d, int64_t vocab_size, int64_t whole_word_size);
+// Throws std::invalid_argument naming the first inconsistency (the rows' own, Rows::validate; slot positions
+// outside their row, user indices outside [0, num_users)).
+void validate_example_set(const ExampleSetData& d, const P5Config& config);
 
 // One padded batch on the device, with where its slots are (flat indices into input_ids.view(-1)).
 struct SetBatch {
@@ -47,8 +47,7 @@ class ResidentSet {
  public:
   // Uploads `data` (validated) to `device`; examples are sorted by source length and cut into batches of at most
   // `batch_size` rows.
-  ResidentSet(ExampleSetData data, int64_t vocab_size, int64_t whole_word_size, const torch::Device& device,
-              int64_t batch_size);
+  ResidentSet(ExampleSetData data, const P5Config& config, const torch::Device& device, int64_t batch_size);
 
   const ExampleSetData& data() const { return data_; }
   int64_t size() const { return data_.size; }

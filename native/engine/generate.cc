@@ -56,50 +56,51 @@ struct Hypotheses {
   }
 };
 
-GenerateResult beam_search(int64_t B, const GenerateOptions& o, Stepper& stepper, const torch::Device& device) {
-  const int64_t nb = o.num_beams;
-  auto long_opts = torch::TensorOptions().dtype(torch::kLong).device(device);
-  // The examples still searching (indices into the batch) and the live beams of each: at step 1 every beam of an
-  // example holds the same start token, so one is decoded (HF decodes all and parks the others at -1e9).
-  std::vector<int64_t> active(B);
-  for (int64_t b = 0; b < B; ++b) active[b] = b;
-  int64_t width = 1;
-  auto ids = torch::full({B, 1}, o.start, long_opts);
-  std::vector<std::vector<int64_t>> seqs(B, std::vector<int64_t>{o.start});
-  std::vector<float> host_scores(B, 0.0f);
-  auto beam_scores = torch::zeros({B}, torch::TensorOptions().dtype(torch::kFloat32).device(device));
-  std::vector<Hypotheses> hyps(B, Hypotheses{nb, o.length_penalty, o.early_stopping, {}, 1e9});
+// One beam search over B examples, in its phases: start (the constructor), then step() and reorder() while
+// open(), then finish(). The examples still searching are `active_` (indices into the batch); at step 1 every beam
+// of an example holds the same start token, so one is decoded (HF decodes all and parks the others at -1e9).
+class BeamSearch {
+ public:
+  BeamSearch(int64_t B, const GenerateOptions& o, const torch::Device& device)
+      : o_(o), nb_(o.num_beams), device_(device), active_(B), seqs_(B, std::vector<int64_t>{o.start}),
+        host_scores_(B, 0.0f), hyps_(B, Hypotheses{o.num_beams, o.length_penalty, o.early_stopping, {}, 1e9}) {
+    for (int64_t b = 0; b < B; ++b) active_[b] = b;
+    ids_ = torch::full({B, 1}, o.start, torch::TensorOptions().dtype(torch::kLong).device(device));
+    beam_scores_ = torch::zeros({B}, torch::TensorOptions().dtype(torch::kFloat32).device(device));
+  }
 
-  int64_t cur_len = 1;
-  while (cur_len < o.max_length && !active.empty()) {
-    const int64_t A = static_cast<int64_t>(active.size());
-    auto logits = stepper.logits(ids);
+  bool open() const { return cur_len_ < o_.max_length && !active_.empty(); }
+  bool live() const { return !active_.empty(); }
+  const torch::Tensor& prefixes() const { return ids_; }
+
+  // From the next-token logits of every live beam [A * width, V]: hypotheses that emit eos are closed, each open
+  // example keeps its best num_beams continuations, an example that is done leaves the batch.
+  void step(const torch::Tensor& logits) {
+    const int64_t A = static_cast<int64_t>(active_.size()), nb = nb_;
     const int64_t V = logits.size(1);
     auto scores = torch::log_softmax(logits.to(torch::kFloat32), -1);
-    if (o.vocab_limit > 0 && o.vocab_limit < V) scores.narrow(1, o.vocab_limit, V - o.vocab_limit).fill_(-std::numeric_limits<float>::infinity());
-    if (o.constraint) o.constraint->mask_beams(scores, seqs, active, width);
-    if (cur_len < o.min_length) scores.select(1, o.eos).fill_(-std::numeric_limits<float>::infinity());
-    scores = scores + beam_scores.unsqueeze(1);
-    auto top = scores.view({A, width * V}).topk(2 * nb, 1, true, true);
+    if (o_.vocab_limit > 0 && o_.vocab_limit < V) scores.narrow(1, o_.vocab_limit, V - o_.vocab_limit).fill_(-std::numeric_limits<float>::infinity());
+    if (o_.constraint) o_.constraint->mask_beams(scores, seqs_, active_, width_);
+    if (cur_len_ < o_.min_length) scores.select(1, o_.eos).fill_(-std::numeric_limits<float>::infinity());
+    scores = scores + beam_scores_.unsqueeze(1);
+    auto top = scores.view({A, width_ * V}).topk(2 * nb, 1, true, true);
     auto vals = std::get<0>(top).to(torch::kCPU).contiguous();
     auto idx = std::get<1>(top).to(torch::kCPU).contiguous();
     auto va = vals.accessor<float, 2>();
     auto ia = idx.accessor<int64_t, 2>();
-
-    // Each open example's next beams; an example that is done leaves the batch.
-    std::vector<int64_t> kept, rows, tokens;
+    kept_.clear(), rows_.clear(), tokens_.clear();
     std::vector<float> next_scores;
     for (int64_t a = 0; a < A; ++a) {
-      const int64_t b = active[a];
+      const int64_t b = active_[a];
       std::vector<int64_t> beam_rows, beam_tokens;
       std::vector<float> beam_scores_host;
       for (int64_t rank = 0; rank < 2 * nb && static_cast<int64_t>(beam_rows.size()) < nb; ++rank) {
-        const int64_t token = ia[a][rank] % V, row = a * width + ia[a][rank] / V;
+        const int64_t token = ia[a][rank] % V, row = a * width_ + ia[a][rank] / V;
         const float score = va[a][rank];
-        if (token == o.eos) {
+        if (token == o_.eos) {
           if (rank >= nb) continue;  // an eos outside the top num_beams closes nothing
           if (!std::isfinite(score)) continue;  // an eos the constraint (or min_length) ruled out
-          hyps[b].add(seqs[row], static_cast<double>(score));
+          hyps_[b].add(seqs_[row], static_cast<double>(score));
         } else {
           beam_rows.push_back(row);
           beam_tokens.push_back(token);
@@ -108,65 +109,92 @@ GenerateResult beam_search(int64_t B, const GenerateOptions& o, Stepper& stepper
       }
       if (static_cast<int64_t>(beam_rows.size()) < nb)
         throw std::logic_error("beam search: fewer live candidates than beams (vocabulary too small?)");
-      if (hyps[b].is_done(static_cast<double>(va[a][0]), cur_len)) continue;
-      kept.push_back(a);
-      rows.insert(rows.end(), beam_rows.begin(), beam_rows.end());
-      tokens.insert(tokens.end(), beam_tokens.begin(), beam_tokens.end());
+      if (hyps_[b].is_done(static_cast<double>(va[a][0]), cur_len_)) continue;
+      kept_.push_back(a);
+      rows_.insert(rows_.end(), beam_rows.begin(), beam_rows.end());
+      tokens_.insert(tokens_.end(), beam_tokens.begin(), beam_tokens.end());
       next_scores.insert(next_scores.end(), beam_scores_host.begin(), beam_scores_host.end());
     }
-
-    std::vector<std::vector<int64_t>> next_seqs(rows.size());
-    for (size_t r = 0; r < rows.size(); ++r) {
-      next_seqs[r] = seqs[rows[r]];
-      next_seqs[r].push_back(tokens[r]);
+    std::vector<std::vector<int64_t>> next_seqs(rows_.size());
+    for (size_t r = 0; r < rows_.size(); ++r) {
+      next_seqs[r] = seqs_[rows_[r]];
+      next_seqs[r].push_back(tokens_[r]);
     }
     std::vector<int64_t> next_active;
-    for (auto a : kept) next_active.push_back(active[a]);
-    const bool shrinks = static_cast<int64_t>(kept.size()) < A;
-    seqs = std::move(next_seqs);
-    host_scores = next_scores;
-    active = std::move(next_active);
-    width = nb;
-    ++cur_len;
-    if (active.empty()) break;
-    auto row_index = torch::tensor(rows, torch::kLong).to(device);
-    stepper.reorder(row_index, shrinks ? std::optional<torch::Tensor>(torch::tensor(kept, torch::kLong).to(device))
-                                       : std::nullopt);
-    ids = torch::cat({ids.index_select(0, row_index),
-                      torch::tensor(tokens, torch::kLong).to(device).view({-1, 1})}, 1);
-    beam_scores = torch::tensor(next_scores, torch::kFloat32).to(device);
+    for (auto a : kept_) next_active.push_back(active_[a]);
+    shrinks_ = static_cast<int64_t>(kept_.size()) < A;
+    seqs_ = std::move(next_seqs);
+    host_scores_ = std::move(next_scores);
+    active_ = std::move(next_active);
+    width_ = nb;
+    ++cur_len_;
   }
 
-  // Examples still open at max_length add their live beams with sum / max_length^lp.
-  for (size_t a = 0; a < active.size(); ++a)
-    for (int64_t j = 0; j < nb; ++j) {
-      const size_t r = a * static_cast<size_t>(nb) + static_cast<size_t>(j);
-      hyps[active[a]].add(seqs[r], static_cast<double>(host_scores[r]));
-    }
+  // The chosen beams continue: the stepper's cache follows their parents (and drops finished examples), the
+  // prefixes grow by the chosen tokens.
+  void reorder(Stepper& stepper) {
+    auto row_index = torch::tensor(rows_, torch::kLong).to(device_);
+    stepper.reorder(row_index, shrinks_ ? std::optional<torch::Tensor>(torch::tensor(kept_, torch::kLong).to(device_))
+                                        : std::nullopt);
+    ids_ = torch::cat({ids_.index_select(0, row_index), torch::tensor(tokens_, torch::kLong).to(device_).view({-1, 1})}, 1);
+    beam_scores_ = torch::tensor(host_scores_, torch::kFloat32).to(device_);
+  }
 
-  const int64_t nrs = o.num_return_sequences;
-  std::vector<std::vector<int64_t>> best;
-  std::vector<float> best_scores;
-  size_t longest = 0;
-  for (int64_t b = 0; b < B; ++b) {
-    auto sorted = hyps[b].beams;  // ascending, stable: pop from the back = best first (HF's sorted + pop)
-    std::stable_sort(sorted.begin(), sorted.end(), [](const auto& x, const auto& y) { return x.score < y.score; });
-    for (int64_t j = 0; j < nrs; ++j) {
-      const auto& h = sorted[sorted.size() - 1 - j];
-      best.push_back(h.tokens);
-      best_scores.push_back(static_cast<float>(h.score));
-      longest = std::max(longest, h.tokens.size());
+  // Examples still open at max_length add their live beams with sum / max_length^lp; then each example's
+  // num_return_sequences best hypotheses, best first, eos-terminated and pad-filled.
+  GenerateResult finish() {
+    const int64_t nb = nb_;
+    for (size_t a = 0; a < active_.size(); ++a)
+      for (int64_t j = 0; j < nb; ++j) {
+        const size_t r = a * static_cast<size_t>(nb) + static_cast<size_t>(j);
+        hyps_[active_[a]].add(seqs_[r], static_cast<double>(host_scores_[r]));
+      }
+    const int64_t nrs = o_.num_return_sequences;
+    std::vector<std::vector<int64_t>> best;
+    std::vector<float> best_scores;
+    size_t longest = 0;
+    for (auto& h : hyps_) {
+      auto sorted = h.beams;  // ascending, stable: pop from the back = best first (HF's sorted + pop)
+      std::stable_sort(sorted.begin(), sorted.end(), [](const auto& x, const auto& y) { return x.score < y.score; });
+      for (int64_t j = 0; j < nrs; ++j) {
+        const auto& hyp = sorted[sorted.size() - 1 - j];
+        best.push_back(hyp.tokens);
+        best_scores.push_back(static_cast<float>(hyp.score));
+        longest = std::max(longest, hyp.tokens.size());
+      }
     }
+    const int64_t width_out = std::min<int64_t>(static_cast<int64_t>(longest) + 1, o_.max_length);
+    auto out = torch::full({static_cast<int64_t>(best.size()), width_out}, o_.pad, torch::kLong);
+    auto oa = out.accessor<int64_t, 2>();
+    for (size_t i = 0; i < best.size(); ++i) {
+      const auto& t = best[i];
+      for (size_t p = 0; p < t.size(); ++p) oa[i][p] = t[p];
+      if (static_cast<int64_t>(t.size()) < o_.max_length) oa[i][t.size()] = o_.eos;
+    }
+    return {out, torch::tensor(best_scores, torch::kFloat32), {}};
   }
-  const int64_t width_out = std::min<int64_t>(static_cast<int64_t>(longest) + 1, o.max_length);
-  auto out = torch::full({static_cast<int64_t>(best.size()), width_out}, o.pad, torch::kLong);
-  auto oa = out.accessor<int64_t, 2>();
-  for (size_t i = 0; i < best.size(); ++i) {
-    const auto& t = best[i];
-    for (size_t p = 0; p < t.size(); ++p) oa[i][p] = t[p];
-    if (static_cast<int64_t>(t.size()) < o.max_length) oa[i][t.size()] = o.eos;
+
+ private:
+  const GenerateOptions& o_;
+  int64_t nb_;
+  torch::Device device_;
+  std::vector<int64_t> active_;
+  std::vector<std::vector<int64_t>> seqs_;  // every live beam's tokens, start token first
+  std::vector<float> host_scores_;          // and its summed log-probabilities
+  std::vector<Hypotheses> hyps_;
+  torch::Tensor ids_, beam_scores_;         // the same on the device
+  int64_t width_ = 1, cur_len_ = 1;
+  std::vector<int64_t> kept_, rows_, tokens_;  // the last step's choice: kept examples, parent rows, tokens
+  bool shrinks_ = false;
+};
+
+GenerateResult beam_search(int64_t B, const GenerateOptions& o, Stepper& stepper, const torch::Device& device) {
+  BeamSearch search(B, o, device);
+  while (search.open()) {
+    search.step(stepper.logits(search.prefixes()));
+    if (search.live()) search.reorder(stepper);
   }
-  return {out, torch::tensor(best_scores, torch::kFloat32), {}};
+  return search.finish();
 }
 
 GenerateResult greedy(int64_t B, const GenerateOptions& o, Stepper& stepper, const torch::Device& device) {

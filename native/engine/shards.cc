@@ -15,6 +15,18 @@ namespace paprec {
 
 int64_t default_shards(const torch::Device& device) { return device.is_cuda() ? 4 : 1; }
 
+int64_t training_shards(const torch::Device& device, int64_t rows, int64_t requested) {
+  if (!device.is_cpu()) return 1;
+  const int64_t want = requested > 0 ? requested : std::min<int64_t>(at::get_num_threads(), rows / 8);
+  return std::max<int64_t>(1, std::min(want, rows));
+}
+
+std::vector<int64_t> shard_items(int64_t n, int64_t shards, int64_t s) {
+  std::vector<int64_t> out;
+  for (int64_t i = s; i < n; i += shards) out.push_back(i);
+  return out;
+}
+
 void run_sharded(const torch::Device& device, int64_t num_batches, int64_t shards,
                  const std::function<void(int64_t)>& work) {
   if (num_batches < 1) throw std::invalid_argument("sharded pass: the example set has no batches");
@@ -22,9 +34,12 @@ void run_sharded(const torch::Device& device, int64_t num_batches, int64_t shard
   if (shards > num_batches)
     throw std::invalid_argument("streams = " + std::to_string(shards) + " is more than the " +
                                 std::to_string(num_batches) + " batch(es) of this example set (more streams than work)");
-  auto shard_body = [&](int64_t s) {
-    for (int64_t b = s; b < num_batches; b += shards) work(b);
-  };
+  run_shards(device, shards, [&](int64_t s) {
+    for (auto b : shard_items(num_batches, shards, s)) work(b);
+  });
+}
+
+void run_shards(const torch::Device& device, int64_t shards, const std::function<void(int64_t)>& shard_body) {
   if (shards == 1) {
     shard_body(0);
     return;

@@ -1,15 +1,59 @@
 #include "engine/slots.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <limits>
 #include <numeric>
-#include <random>
 #include <stdexcept>
 #include <string>
 
+#include "engine/rng.h"
 #include "engine/shards.h"
 
 namespace paprec {
+namespace {
+
+// A number as JS prints it (shortest round trip), for error messages.
+std::string js_number(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+
+// A NaN / Inf averaged gradient would rank candidates arbitrarily: refuse it, naming the row and dimension.
+void check_finite(const torch::Tensor& g, const char* what, double loss) {
+  auto bad = torch::isfinite(g).logical_not_();
+  if (g.numel() == 0 || !bad.any().item<bool>()) return;
+  const int64_t flat = bad.reshape({-1}).to(torch::kUInt8).argmax().item<int64_t>(), D = g.size(1);
+  const double v = g.reshape({-1})[flat].item<double>();
+  throw std::runtime_error(std::string("slot gradients: the gradient of ") + what + " " + std::to_string(flat / D) +
+                           " is " + (std::isnan(v) ? "NaN" : "infinite") + " at dimension " + std::to_string(flat % D) +
+                           " (training loss " + js_number(loss) + "): the model produces non-finite values on this " +
+                           "data, so the round stops");
+}
+
+// Top-k of each row of s [n, V], best first, equal scores by lower id: topk, then a tie at the k-th score is
+// resolved by id (topk's own choice among equal scores is unspecified).
+std::pair<torch::Tensor, torch::Tensor> topk_by_id(const torch::Tensor& s, int64_t k) {
+  auto [vals, idx] = s.topk(k, 1, true, true);
+  const auto kth = vals.narrow(1, k - 1, 1);
+  const auto above = s > kth, tied = s == kth;
+  if ((above.sum(1) + tied.sum(1) > k).any().item<bool>()) {
+    const auto keep = above.logical_or(tied.logical_and(tied.cumsum(1) <= k - above.sum(1, true)));
+    idx = keep.nonzero().select(1, 1).view({s.size(0), k});  // ascending ids per row
+    vals = s.gather(1, idx);
+  }
+  auto by_id = idx.sort(1);
+  idx = std::get<0>(by_id);
+  vals = vals.gather(1, std::get<1>(by_id));
+  const auto order = std::get<1>(vals.sort(/*stable=*/true, 1, /*descending=*/true));
+  return {vals.gather(1, order), idx.gather(1, order)};
+}
+
+}  // namespace
 
 SlotGradients slot_gradients(const P5Model& model, const ResidentSet& set, const Assignment& a,
                              const SlotGradientOptions& o) {
@@ -20,17 +64,15 @@ SlotGradients slot_gradients(const P5Model& model, const ResidentSet& set, const
   if (o.sample > 0 && o.sample < set.size()) {
     std::vector<int64_t> all(set.size());
     std::iota(all.begin(), all.end(), 0);
-    std::mt19937_64 rng(o.seed);
-    std::shuffle(all.begin(), all.end(), rng);
+    Rng{o.seed}.shuffle(all);
     all.resize(o.sample);
     sampled = set.make_batches(all);
     batches = &sampled;
   }
   const int64_t nb = static_cast<int64_t>(batches->size());
-  // Per batch: the gradient rows at its slot positions (small), reduced below in batch order so that the result
-  // does not depend on which shard computed which batch.
+  // Per batch: the gradient rows at its slot positions (small), reduced below in batch order.
   std::vector<torch::Tensor> task_rows(nb), user_rows(nb), losses(nb);
-  run_sharded(model.device(), nb, o.shards, [&](int64_t bi) {
+  run_sharded(model.device(), nb, batches == &sampled ? std::min(o.shards, nb) : o.shards, [&](int64_t bi) {
     torch::AutoGradMode grad_on(true);
     const auto& b = (*batches)[bi];
     Batch spliced = b.batch;
@@ -40,74 +82,89 @@ SlotGradients slot_gradients(const P5Model& model, const ResidentSet& set, const
     // Sum of per-example losses: each row's gradient is that example's own loss gradient (rows never interact).
     auto grads = torch::autograd::grad({r.loss_per_example.sum()}, {embeds})[0].detach();
     auto flat = grads.reshape({-1, grads.size(-1)}).to(torch::kFloat32);
-    task_rows[bi] = flat.index_select(0, b.task_flat).to(torch::kCPU);
-    if (o.per_user) user_rows[bi] = flat.index_select(0, b.user_flat).to(torch::kCPU);
+    task_rows[bi] = flat.index_select(0, b.task_flat);
+    if (o.per_user) user_rows[bi] = flat.index_select(0, b.user_flat);
     losses[bi] = r.loss_per_example.detach().to(torch::kCPU, torch::kDouble);
   });
+  torch::NoGradGuard no_grad;
   const int64_t D = model.config().d_model;
-  SlotGradients out;
-  auto task_sum = torch::zeros({d.num_task_slots, D}, torch::kFloat32);
-  auto task_count = torch::zeros({d.num_task_slots}, torch::kFloat32);
-  torch::Tensor user_sum, user_count;
-  if (o.per_user) {
-    user_sum = torch::zeros({d.num_users, D}, torch::kFloat32);
-    user_count = torch::zeros({d.num_users}, torch::kFloat32);
-  }
-  double loss_sum = 0;
-  int64_t n = 0;
-  for (int64_t bi = 0; bi < nb; ++bi) {
-    const auto& b = (*batches)[bi];
-    auto slot = b.task_slot.to(torch::kCPU);
-    task_sum.index_add_(0, slot, task_rows[bi]);
-    task_count.index_add_(0, slot, torch::ones({slot.numel()}, torch::kFloat32));
-    if (o.per_user) {
-      auto users = b.user_row.to(torch::kCPU);
-      user_sum.index_add_(0, users, user_rows[bi]);
-      user_count.index_add_(0, users, torch::ones({users.numel()}, torch::kFloat32));
+  const auto f = torch::TensorOptions().dtype(torch::kFloat32).device(model.device());
+  // index_put_ with accumulate is deterministic on CUDA too (index_add_ is not).
+  auto sum_rows = [&](int64_t rows, auto&& index_of, const std::vector<torch::Tensor>& parts) {
+    auto sum = torch::zeros({rows, D}, f), count = torch::zeros({rows}, f);
+    for (int64_t bi = 0; bi < nb; ++bi) {
+      const auto idx = index_of((*batches)[bi]);
+      sum.index_put_({idx}, parts[bi], true);
+      count.index_put_({idx}, torch::ones({idx.numel()}, f), true);
     }
-    loss_sum += losses[bi].sum().item<double>();
-    n += losses[bi].numel();
-  }
-  out.task = task_sum / task_count.clamp_min(1).unsqueeze(1);
-  out.task_counts = task_count.to(torch::kInt32);
+    return std::make_pair(sum / count.clamp_min(1).unsqueeze(1), count.to(torch::kCPU, torch::kInt32));
+  };
+  SlotGradients out;
+  double loss_sum = 0;
+  for (const auto& l : losses) loss_sum += l.sum().item<double>(), out.examples += l.numel();
+  out.loss = out.examples ? loss_sum / static_cast<double>(out.examples) : 0.0;
+  std::tie(out.task, out.task_counts) = sum_rows(d.num_task_slots, [](const SetBatch& b) { return b.task_slot; }, task_rows);
+  check_finite(out.task, "task slot", out.loss);
   if (o.per_user) {
-    out.user = user_sum / user_count.clamp_min(1).unsqueeze(1);
-    out.user_counts = user_count.to(torch::kInt32);
+    std::tie(out.user, out.user_counts) = sum_rows(d.num_users, [](const SetBatch& b) { return b.user_row; }, user_rows);
+    check_finite(out.user, "user slot of user index", out.loss);
   }
-  out.loss = n ? loss_sum / static_cast<double>(n) : 0.0;
-  out.examples = n;
   return out;
 }
 
 Candidates top_candidates(const P5Model& model, const torch::Tensor& gradients, int64_t k, const torch::Tensor& mask,
-                          int64_t chunk_elements) {
+                          const torch::Tensor& exclude, int64_t chunk_elements) {
   const int64_t V = model.config().vocab_size, D = model.config().d_model;
   if (gradients.dim() != 2 || gradients.size(1) != D)
     throw std::invalid_argument("topCandidates: gradients must be [rows, " + std::to_string(D) + "]");
   if (mask.numel() != V)
     throw std::invalid_argument("topCandidates: the mask has " + std::to_string(mask.numel()) +
                                 " entries, the vocabulary " + std::to_string(V) + " (another tokenizer?)");
-  const int64_t allowed = mask.to(torch::kLong).sum().item<int64_t>();
+  const int64_t rows = gradients.size(0);
+  if (exclude.defined() && exclude.numel() != rows)
+    throw std::invalid_argument("topCandidates: " + std::to_string(exclude.numel()) + " current tokens for " +
+                                std::to_string(rows) + " rows");
+  const int64_t allowed = mask.to(torch::kLong).sum().item<int64_t>() - (exclude.defined() ? 1 : 0);
   if (k < 1 || k > allowed)
     throw std::invalid_argument("topCandidates: k = " + std::to_string(k) + " must be in [1, " +
-                                std::to_string(allowed) + "] (tokens allowed by the mask)");
+                                std::to_string(allowed) + "] (tokens allowed by the mask" +
+                                (exclude.defined() ? ", less the current one)" : ")"));
   torch::NoGradGuard no_grad;
   const auto& E = model.param("shared.weight");
-  auto banned = (mask.to(E.device()) == 0).view({1, V});
+  const auto banned = (mask.to(E.device()) == 0).view({1, V});
   const auto Ef = E.to(torch::kFloat32).t();
-  const int64_t rows = gradients.size(0), chunk = std::max<int64_t>(1, chunk_elements / V);
+  const auto ex = exclude.defined() ? exclude.to(E.device(), torch::kLong).view({-1, 1}) : torch::Tensor();
+  const int64_t chunk = std::max<int64_t>(1, chunk_elements / V);
+  const float ninf = -std::numeric_limits<float>::infinity();
   std::vector<torch::Tensor> ids, scores;
   for (int64_t start = 0; start < rows; start += chunk) {
     const int64_t n = std::min(chunk, rows - start);
     auto g = gradients.narrow(0, start, n).to(E.device(), torch::kFloat32);
     auto s = -torch::matmul(g, Ef);  // [n, V]: first-order loss change of swapping in t
-    s.masked_fill_(banned, -std::numeric_limits<float>::infinity());
-    auto top = s.topk(k, 1, true, true);
-    scores.push_back(std::get<0>(top).to(torch::kCPU));
-    ids.push_back(std::get<1>(top).to(torch::kCPU, torch::kInt32));
+    s.masked_fill_(banned, ninf);
+    if (ex.defined()) s.scatter_(1, ex.narrow(0, start, n), ninf);
+    auto [v, i] = topk_by_id(s, k);
+    scores.push_back(v.to(torch::kCPU));
+    ids.push_back(i.to(torch::kCPU, torch::kInt32));
   }
   if (rows == 0) return {torch::zeros({0, k}, torch::kInt32), torch::zeros({0, k}, torch::kFloat32)};
   return {torch::cat(ids, 0), torch::cat(scores, 0)};
+}
+
+SlotCandidates slot_candidates(const P5Model& model, const ResidentSet& set, const Assignment& a,
+                               const torch::Tensor& mask, int64_t k, const SlotGradientOptions& o) {
+  if (o.per_user && !a.user.defined())
+    throw std::invalid_argument("candidates: perUser needs the assignment's userTokens (each user's current token is excluded)");
+  auto g = slot_gradients(model, set, a, o);
+  SlotCandidates out;
+  out.task = top_candidates(model, g.task, k, mask, a.task).ids;
+  if (o.per_user) {
+    out.user = top_candidates(model, g.user, k, mask, a.user).ids;
+    out.user_counts = g.user_counts;
+  }
+  out.loss = g.loss;
+  out.examples = g.examples;
+  return out;
 }
 
 }  // namespace paprec

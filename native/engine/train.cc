@@ -11,9 +11,15 @@
 
 #include "engine/device.h"
 #include "engine/loss.h"
+#include "engine/shards.h"
+#include "engine/train_data.h"
 
 namespace paprec {
 namespace {
+
+// Source widths rounded up to a multiple of 8: a handful of distinct shapes per epoch lets the allocator reuse its
+// blocks (a never-seen shape costs several times a normal step on CPU), for at most 7 padding positions.
+constexpr int64_t kPadMultiple = 8;
 
 // bf16 autocast for the duration of a scope, on the calling thread (autocast state is thread-local, so each CPU
 // batch shard sets its own). Matrix products run in bf16; weights, gradients and optimizer state stay fp32. The API
@@ -141,25 +147,23 @@ void Trainer::apply_update(const std::vector<torch::Tensor>& grads, double lr) {
   ++step_;
 }
 
-std::pair<double, std::vector<torch::Tensor>> Trainer::loss_and_gradients(const TrainingData& data,
+std::pair<double, std::vector<torch::Tensor>> Trainer::loss_and_gradients(const Rows& data,
                                                                         const std::vector<int64_t>& rows,
                                                                         uint64_t step_seed, bool make_nan) const {
   const bool cpu = model_.device().is_cpu();
   const bool whole_words = model_.config().whole_word_embeddings;
   const auto params = model_.parameters();
   const int64_t B = static_cast<int64_t>(rows.size());
-  // On CPU a small model keeps two cores busier as two half-batches on one thread each than as one batch on both.
-  const int64_t want = options_.shards > 0 ? options_.shards : std::min<int64_t>(at::get_num_threads(), B / 8);
-  const int64_t shards = cpu ? std::max<int64_t>(1, std::min(want, B)) : 1;
+  const int64_t shards = training_shards(model_.device(), B, options_.shards);
   std::vector<double> losses(shards, 0.0);
   std::vector<std::vector<torch::Tensor>> grads(shards);
   auto run_shard = [&](int64_t s) {
     at::globalContext().setFlushDenormal(true);
     std::vector<int64_t> mine;
-    for (int64_t i = s; i < B; i += shards) mine.push_back(rows[i]);
+    for (auto i : shard_items(B, shards, s)) mine.push_back(rows[i]);
     std::optional<DropoutStream> masks;  // CPU: each shard its own masks, from (seed, step, shard)
     if (cpu) masks.emplace(mix_seed(step_seed, static_cast<uint64_t>(s)));
-    auto batch = gather_batch(data, mine, model_.device(), whole_words);
+    auto batch = pad_rows(data, mine, model_.device(), whole_words, kPadMultiple);
     torch::Tensor loss;
     {
       Autocast autocast(options_.bf16_autocast, model_.device());
@@ -170,13 +174,7 @@ std::pair<double, std::vector<torch::Tensor>> Trainer::loss_and_gradients(const 
     grads[s] = torch::autograd::grad({loss}, params);
   };
   if (!cpu) torch::manual_seed(step_seed);  // CUDA: one shard, LibTorch's generator
-  if (shards == 1) {
-    run_shard(0);
-  } else {
-    at::parallel_for(0, shards, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t s = begin; s < end; ++s) run_shard(s);
-    });
-  }
+  run_shards(model_.device(), shards, run_shard);
   double loss = 0;
   for (int64_t s = 0; s < shards; ++s) {
     loss += losses[s];
@@ -186,9 +184,8 @@ std::pair<double, std::vector<torch::Tensor>> Trainer::loss_and_gradients(const 
   return {loss, std::move(grads[0])};
 }
 
-EpochResult Trainer::run_epoch(const TrainingData& data, const EpochOptions& eo, const std::atomic<bool>& stop,
+EpochResult Trainer::run_epoch(const Rows& data, const EpochOptions& eo, const std::atomic<bool>& stop,
                                const std::function<void(const StepProgress&)>& progress) {
-  data.validate(model_.config());
   const auto plan = plan_batches(data, eo.batch_size, mix_seed(options_.seed, static_cast<uint64_t>(eo.epoch)), true);
   EpochResult result;
   auto& pr = result.last;
@@ -262,15 +259,14 @@ EpochResult Trainer::run_epoch(const TrainingData& data, const EpochOptions& eo,
   return result;
 }
 
-torch::Tensor Trainer::evaluate_loss(const TrainingData& data, int64_t batch_size) const {
-  data.validate(model_.config());
+torch::Tensor Trainer::evaluate_loss(const Rows& data, int64_t batch_size) const {
   torch::NoGradGuard no_grad;
   const bool was_training = model_.training();
   if (was_training) throw std::logic_error("evaluate_loss during training");
   const auto plan = plan_batches(data, batch_size, 0, false);
   auto out = torch::zeros({data.size()}, torch::kFloat32);
   for (const auto& rows : plan) {
-    auto batch = gather_batch(data, rows, model_.device(), model_.config().whole_word_embeddings);
+    auto batch = pad_rows(data, rows, model_.device(), model_.config().whole_word_embeddings, kPadMultiple);
     torch::Tensor losses;
     {
       Autocast autocast(options_.bf16_autocast, model_.device());

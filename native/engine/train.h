@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/train_data.h"
+#include "engine/rows.h"
 #include "model/t5.h"
 
 namespace paprec {
@@ -65,16 +65,16 @@ class Trainer {
   Trainer(P5Model& model, const TrainOptions& options);
 
   const TrainOptions& options() const { return options_; }
-  int64_t step() const { return step_; }
+  int64_t step() const { return step_.load(); }  // atomic: read by the JS thread while an epoch runs
   double lr_at(int64_t step) const;
 
-  // One pass over `data`'s batch plan for `epoch`. `progress` is called after every step (from this thread).
+  // One pass over `data`'s batch plan for `epoch` (rows validated at upload). `progress` is called after every step (from this thread).
   // Checks `stop` between steps. The model is in training mode during the call and back in eval mode after.
-  EpochResult run_epoch(const TrainingData& data, const EpochOptions& epoch, const std::atomic<bool>& stop,
+  EpochResult run_epoch(const Rows& data, const EpochOptions& epoch, const std::atomic<bool>& stop,
                         const std::function<void(const StepProgress&)>& progress);
 
   // Per-example P5 loss with dropout off, in data order.
-  torch::Tensor evaluate_loss(const TrainingData& data, int64_t batch_size) const;
+  torch::Tensor evaluate_loss(const Rows& data, int64_t batch_size) const;
 
   // Optimizer state by parameter name (float32, CPU), for checkpoints.
   std::vector<std::string> names() const { return model_.names(); }
@@ -83,15 +83,16 @@ class Trainer {
 
  private:
   void apply_update(const std::vector<torch::Tensor>& grads, double lr);
-  // The batch's mean loss and its gradients. On CPU the batch is split into shards (one per intra-op thread) whose
-  // forward and backward passes run in parallel, single-threaded each, and whose gradients are summed.
-  std::pair<double, std::vector<torch::Tensor>> loss_and_gradients(const TrainingData& data,
+  // The batch's mean loss and its gradients. On CPU the batch is split into shards (engine/shards.h: the count from
+  // training_shards, rows dealt round-robin) whose forward and backward passes run in parallel, single-threaded
+  // each, and whose gradients are summed in shard order.
+  std::pair<double, std::vector<torch::Tensor>> loss_and_gradients(const Rows& data,
                                                                    const std::vector<int64_t>& rows,
                                                                    uint64_t step_seed, bool make_nan) const;
 
   P5Model& model_;
   TrainOptions options_;
-  int64_t step_ = 0;
+  std::atomic<int64_t> step_{0};
   std::vector<AdamMoments> moments_;   // in model_.names() order
   std::vector<bool> decay_;            // weight decay applies (not to layer norms)
 };

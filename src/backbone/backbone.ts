@@ -6,6 +6,7 @@ import { PaprecError } from '../errors.js';
 import { loadCheckpoint, resolveConfig, saveCheckpoint, type ConfigInput, type P5Config, type Tensor } from '../checkpoint/index.js';
 import { native, type NativeBackbone, type NativeConfig, type NativeGenerateOptions } from '../native.js';
 import { toNativeBatch, type TokenBatch } from './batch.js';
+import { CallQueue } from './queue.js';
 
 export type Device = 'cpu' | 'cuda' | 'auto' | `cuda:${number}`;
 /** fp32 (exact, HF's protocol); bf16 (CUDA, or a CPU with AMX / AVX512-BF16); tf32 (CUDA); auto: bf16 where it runs natively. */
@@ -90,6 +91,10 @@ function newNative(config: P5Config, opts: BackboneOptions & { seed?: number }):
 }
 
 export class Backbone {
+  /** Every async call into this model (its resident sets, trainers, recommenders too) runs through this queue. */
+  private readonly queue = new CallQueue();
+  private disposed: Promise<void> | undefined;
+
   private constructor(
     readonly config: P5Config,
     private handle: NativeBackbone | undefined,
@@ -114,10 +119,37 @@ export class Backbone {
     return backbone;
   }
 
-  /** The engine's handle (for the engine modules of this package). */
+  /** The engine's handle (for the engine modules of this package; async calls go through `call`). */
   get native(): NativeBackbone {
-    if (!this.handle) throw new PaprecError('backbone: used after dispose()');
+    if (!this.handle || this.disposed) throw new PaprecError('backbone: used after dispose()');
     return this.handle;
+  }
+
+  /**
+   * Run `f` on the engine's handle once every earlier call on this model has settled: calls on one model never
+   * overlap, so the JS thread never waits on the engine's lock. `f` must not queue another call on this model
+   * (it would wait for itself). Refused after dispose().
+   */
+  call<T>(f: (handle: NativeBackbone) => Promise<T> | T): Promise<T> {
+    const h = this.native;
+    return this.queue.run(() => f(h));
+  }
+
+  /** Run `f` once the calls queued so far have settled, even after dispose() (to free what lives on this model). */
+  afterCalls(f: () => void): Promise<void> {
+    return this.queue.run(f);
+  }
+
+  /** A call on this model is queued or running. */
+  get busy(): boolean {
+    return this.queue.busy;
+  }
+
+  /** Synchronous engine calls that touch the weights are refused while a queued call runs (they would race it). */
+  private idle(what: string): NativeBackbone {
+    const h = this.native;
+    if (this.busy) throw new PaprecError(`${what}: a call on this model is running; await it first`);
+    return h;
   }
 
   get device(): string {
@@ -132,7 +164,7 @@ export class Backbone {
   setTensors(tensors: ReadonlyMap<string, Tensor>, source = 'weights'): void {
     const names = [...tensors.keys()];
     try {
-      this.native.setParameters(names, names.map((n) => tensors.get(n)!.data));
+      this.idle('backbone setTensors').setParameters(names, names.map((n) => tensors.get(n)!.data));
     } catch (err) {
       // The engine refuses NaN / Inf weights naming the tensor and index; say which file held them.
       if (err instanceof PaprecError) throw err;
@@ -142,13 +174,13 @@ export class Backbone {
 
   /** The first parameter holding NaN / Inf (one native pass), or undefined when all weights are finite. */
   nonFinite(): { name: string; index: number[]; value: string } | undefined {
-    return this.native.firstNonFinite() ?? undefined;
+    return this.idle('backbone nonFinite').firstNonFinite() ?? undefined;
   }
 
   /** All weights, by canonical HF name, as float32 on the host. */
   async tensors(): Promise<Map<string, Tensor>> {
     const shapes = this.native.shapes();
-    const { names, data } = await this.native.getParameters();
+    const { names, data } = await this.call((h) => h.getParameters());
     return new Map(names.map((n, i) => [n, { shape: shapes[i]!, data: data[i]! }]));
   }
 
@@ -160,14 +192,15 @@ export class Backbone {
   /** Teacher-forced forward: the P5 loss (and logits / encoder states when asked). */
   async forward(batch: TokenBatch, opts: { logits?: boolean; encoderHidden?: boolean } = {}): Promise<ForwardResult> {
     if (!batch.labels) throw new PaprecError('forward: labels are required (teacher forcing)');
-    return this.native.forward(toNativeBatch(batch), { logits: opts.logits ?? true, encoderHidden: opts.encoderHidden });
+    const nb = toNativeBatch(batch);
+    return this.call((h) => h.forward(nb, { logits: opts.logits ?? true, encoderHidden: opts.encoderHidden }));
   }
 
   /** The gradient of the P5 loss with respect to the token embeddings (weights frozen). */
   async inputGradients(batch: TokenBatch): Promise<InputGradientsResult> {
     if (!batch.labels) throw new PaprecError('inputGradients: labels are required');
     const nb = toNativeBatch(batch);
-    const r = await this.native.inputGradients(nb);
+    const r = await this.call((h) => h.inputGradients(nb));
     return { ...r, shape: [nb.batchSize, nb.sourceLength, this.config.dModel] };
   }
 
@@ -191,7 +224,7 @@ export class Backbone {
     };
     let r;
     try {
-      r = await native().generate(this.native, nb, o);
+      r = await this.call((h) => native().generate(h, nb, o));
     } catch (err) {
       throw new PaprecError(`generate: ${(err as Error).message}`);
     }
@@ -200,9 +233,18 @@ export class Backbone {
     return out;
   }
 
-  /** Free the native model now (otherwise the garbage collector does it). */
-  dispose(): void {
-    this.handle?.dispose();
-    this.handle = undefined;
+  /**
+   * Free the native model once the calls already queued on it have ended (otherwise the garbage collector does
+   * it). Later calls are refused at once ("used after dispose"); idempotent; the promise settles when it is freed.
+   */
+  dispose(): Promise<void> {
+    if (!this.disposed) {
+      const h = this.handle;
+      this.disposed = this.queue.run(() => {
+        h?.dispose();
+        this.handle = undefined;
+      });
+    }
+    return this.disposed;
   }
 }

@@ -7,5 +7,7 @@ export {
   type EvaluateOptions,
   type SlotGradientOptions,
   type SlotGradients,
+  type CandidateOptions,
+  type SlotCandidates,
 } from './residentSet.js';
 export { modelSlotMask } from './slotMask.js';

@@ -67,6 +67,30 @@ export interface SlotGradients {
   examples: number;
 }
 
+export interface CandidateOptions {
+  /** Candidates per slot (or per user). */
+  k: number;
+  /** Candidates for every user's slot too (Eq. 8), from that user's examples only; needs assignment.userTokens. */
+  perUser?: boolean;
+  /** Gradient from a seeded random subset of this many examples (0 / omitted = all). */
+  sample?: number;
+  seed?: number;
+  streams?: number;
+}
+
+/** HotFlip candidates (Eq. 6 / 8), best first; the assignment's current token of each slot / user is never among them. */
+export interface SlotCandidates {
+  /** [numTaskSlots, k] token ids; slot s never gets a.taskTokens[s]. */
+  task: Int32Array;
+  /** perUser: [numUsers, k]; user u never gets a.userTokens[u]. */
+  user?: Int32Array;
+  /** perUser: training examples of each user (0 = no data; that user's row is then unspecified). */
+  userCounts?: Int32Array;
+  /** Mean P5 loss of the examples used. */
+  loss: number;
+  examples: number;
+}
+
 function wrap<T>(what: string, f: () => T): T {
   try {
     return f();
@@ -85,20 +109,9 @@ async function wrapAsync<T>(what: string, f: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Refuse a non-finite slot gradient, naming the slot (row) and the dimension where it first is. */
-function checkFiniteGradient(g: Float32Array, dModel: number, what: string, loss: number): void {
-  for (let i = 0; i < g.length; i++) {
-    if (Number.isFinite(g[i]!)) continue;
-    const row = Math.floor(i / dModel);
-    throw new PaprecError(
-      `slot gradients: the gradient of ${what} ${row} is ${Number.isNaN(g[i]!) ? 'NaN' : 'infinite'} at dimension ${i % dModel} ` +
-        `(training loss ${loss}): the model produces non-finite values on this data, so the round stops`,
-    );
-  }
-}
-
 export class ResidentExampleSet {
   private constructor(
+    private readonly backbone: Backbone,
     private handle: NativeExampleSet | undefined,
     readonly task: Task,
     readonly size: number,
@@ -122,9 +135,10 @@ export class ResidentExampleSet {
     }
     if (set.size === 0) throw new PaprecError(`example set upload: the ${set.task}/${set.split} set is empty`);
     const handle = wrap('example set upload', () => {
-      const o: { batchSize?: number; streams?: number } = {};
+      const o: { batchSize?: number; streams?: number; slotMask?: Uint8Array } = {};
       if (opts.batchSize !== undefined) o.batchSize = opts.batchSize;
       if (opts.streams !== undefined) o.streams = opts.streams;
+      if (opts.slotMask) o.slotMask = opts.slotMask; // uploaded once, with the set
       return new (native().NativeExampleSet)(
         backbone.native,
         {
@@ -144,6 +158,7 @@ export class ResidentExampleSet {
       );
     });
     return new ResidentExampleSet(
+      backbone,
       handle,
       set.task,
       set.size,
@@ -207,7 +222,8 @@ export class ResidentExampleSet {
       ...(this.vocabLimit !== undefined ? { vocabLimit: this.vocabLimit } : {}),
       ...(opts.streams !== undefined ? { streams: opts.streams } : {}),
     };
-    const flat = await wrapAsync('evaluate', () => this.native.evaluate(assignments, o));
+    const h = this.native;
+    const flat = await wrapAsync('evaluate', () => this.backbone.call(() => h.evaluate(assignments, o)));
     const per = ranking ? this.size : this.size * (maxLength - 1);
     return assignments.map((_, i) => flat.slice(i * per, (i + 1) * per));
   }
@@ -215,23 +231,38 @@ export class ResidentExampleSet {
   /** Per-example P5 loss of every assignment (the paper's "loss" selection criterion), [size] each. */
   async loss(assignments: Assignment[], opts: { streams?: number } = {}): Promise<Float32Array[]> {
     assignments.forEach((a, i) => this.checkMask(a, i));
-    const flat = await wrapAsync('loss', () => this.native.loss(assignments, opts));
+    const h = this.native;
+    const flat = await wrapAsync('loss', () => this.backbone.call(() => h.loss(assignments, opts)));
     return assignments.map((_, i) => flat.slice(i * this.size, (i + 1) * this.size));
   }
 
-  /** Gradients of the P5 loss w.r.t. the slot embeddings (weights frozen, eval mode); see SlotGradients. */
+  /**
+   * Gradients of the P5 loss w.r.t. the slot embeddings (weights frozen, eval mode); see SlotGradients. A NaN / Inf
+   * gradient is refused by the engine, naming the slot (or user index) and the dimension.
+   */
   async slotGradients(assignment: Assignment, opts: SlotGradientOptions = {}): Promise<SlotGradients> {
     this.checkMask(assignment, 0);
-    const g = await wrapAsync('slotGradients', () => this.native.slotGradients(assignment, opts));
-    // A NaN / Inf gradient would rank candidates arbitrarily (a silent zero score downstream): stop the round.
-    checkFiniteGradient(g.task, this.dModel, 'task slot', g.loss);
-    if (g.user) checkFiniteGradient(g.user, this.dModel, 'user slot of user index', g.loss);
-    return g;
+    const h = this.native;
+    return wrapAsync('slotGradients', () => this.backbone.call(() => h.slotGradients(assignment, opts)));
   }
 
+  /**
+   * One round's candidates in one native call: slot gradients, scores -e_t . g over the slot mask (uploaded once
+   * with the set), top-k per task slot and, with perUser, per user; only token ids come back. Equal scores rank
+   * the lower id first. Needs UploadOptions.slotMask.
+   */
+  async candidates(assignment: Assignment, opts: CandidateOptions): Promise<SlotCandidates> {
+    if (!this.slotMask) throw new PaprecError('candidates: this example set was uploaded without slotMask (the tokens allowed in a slot)');
+    this.checkMask(assignment, 0);
+    const h = this.native;
+    return wrapAsync('candidates', () => this.backbone.call(() => h.candidates(assignment, opts)));
+  }
+
+  /** Later calls are refused at once; the native set is freed when the calls already queued on the model end. */
   dispose(): void {
-    this.handle?.dispose();
+    const h = this.handle;
     this.handle = undefined;
+    if (h) void this.backbone.afterCalls(() => h.dispose());
   }
 }
 
@@ -251,5 +282,5 @@ export async function topCandidates(
       `topCandidates: the mask has ${mask.length} entries but the model's vocabulary ${backbone.config.vocabSize}`,
     );
   }
-  return wrapAsync('topCandidates', () => native().topCandidates(backbone.native, gradients, rows, k, mask));
+  return wrapAsync('topCandidates', () => backbone.call((h) => native().topCandidates(h, gradients, rows, k, mask)));
 }

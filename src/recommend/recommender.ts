@@ -292,14 +292,16 @@ export class Recommender {
     }
     let r;
     try {
-      r = await native().generate(this.init.backbone.native, batch, {
-        numBeams: opts.beams,
-        numReturnSequences: opts.returnSequences,
-        maxLength,
-        earlyStopping: true,
-        vocabLimit: this.init.tokenizer.vocabSize,
-        ...(constraint ? { constraint } : {}),
-      });
+      r = await this.init.backbone.call((h) =>
+        native().generate(h, batch, {
+          numBeams: opts.beams,
+          numReturnSequences: opts.returnSequences,
+          maxLength,
+          earlyStopping: true,
+          vocabLimit: this.init.tokenizer.vocabSize,
+          ...(constraint ? { constraint } : {}),
+        }),
+      );
     } catch (err) {
       throw new PaprecError(`recommend: ${(err as Error).message}`);
     }

@@ -14,8 +14,7 @@ import { trainingTemplates } from '../prompts/manual.js';
 import { renderExample } from '../prompts/render.js';
 import { SegmentEncoder } from '../prompts/segmentEncoder.js';
 import type { ManualPrompt, PromptExample } from '../prompts/types.js';
-import type { Dataset, Task, Tokenizer } from '../types.js';
-import type { NativeTrainData } from '../native.js';
+import type { Dataset, RaggedRows, Task, Tokenizer } from '../types.js';
 
 export const PRETRAIN_TASKS: readonly Task[] = ['sequential', 'matching', 'explanation'];
 
@@ -153,7 +152,7 @@ class Int32List {
  * Render and pack examples into the flat layout the engine trains on. `encoder` may be shared across epochs (its
  * word cache makes re-rendering an epoch cheap).
  */
-export function packTrainData(examples: readonly TrainExample[], tokenizer: Tokenizer, encoder = new SegmentEncoder(tokenizer)): NativeTrainData {
+export function packTrainData(examples: readonly TrainExample[], tokenizer: Tokenizer, encoder = new SegmentEncoder(tokenizer)): RaggedRows {
   const inputs = new Int32List();
   const words = new Int32List();
   const targets = new Int32List();
@@ -168,21 +167,4 @@ export function packTrainData(examples: readonly TrainExample[], tokenizer: Toke
     targetOffsets[i + 1] = targets.length;
   });
   return { inputIds: inputs.finish(), inputOffsets, wholeWordIds: words.finish(), targetIds: targets.finish(), targetOffsets };
-}
-
-/** An ExampleSet (prompts/buildExampleSet) in the training layout, for validation losses. */
-export function trainDataOfExampleSet(set: {
-  inputIds: Int32Array;
-  inputOffsets: Int32Array;
-  wholeWordIds: Int32Array;
-  targetIds: Int32Array;
-  targetOffsets: Int32Array;
-}): NativeTrainData {
-  return {
-    inputIds: set.inputIds,
-    inputOffsets: set.inputOffsets,
-    wholeWordIds: set.wholeWordIds,
-    targetIds: set.targetIds,
-    targetOffsets: set.targetOffsets,
-  };
 }

@@ -232,7 +232,7 @@ export async function pretrain(opts: PretrainOptions, onEvent: (e: PretrainEvent
         if (epoch !== 0) data = epochData(epoch);
         const started = Date.now();
         const r = await trainer.runEpoch(
-          data,
+          trainer.upload(data),
           { epoch, batchSize: opts.batchSize, startBatch: epoch === startEpoch ? startBatch : 0, ...(opts.nanAtStep !== undefined ? { nanAtStep: opts.nanAtStep } : {}) },
           (progress) => onEvent({ type: 'step', epoch, progress }),
         );

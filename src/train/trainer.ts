@@ -1,13 +1,16 @@
 /**
  * BackboneTrainer: AdamW training of a Backbone in the engine. One `runEpoch` call trains on a whole epoch of
- * examples (uploaded once, batched by length in C++), reporting each step; `stop()` ends it between steps.
+ * examples (uploaded once, batched by length in C++), reporting each step; `stop()` ends it between steps. Its calls
+ * queue behind the backbone's other calls; `step`, `stop` and `lrAt` never wait (the step counter is an atomic).
  */
 import { PaprecError } from '../errors.js';
 import type { Backbone } from '../backbone/backbone.js';
 import type { Tensor } from '../checkpoint/index.js';
-import { native, type NativeEpochResult, type NativeTrainData, type NativeTrainer, type NativeTrainProgress } from '../native.js';
+import type { RaggedRows } from '../types.js';
+import { native, type NativeBackbone, type NativeEpochResult, type NativeTrainer, type NativeTrainProgress, type NativeTrainSet } from '../native.js';
 
-export type TrainData = NativeTrainData;
+/** Training examples: ragged rows (src/types.ts), e.g. packTrainData's output or an ExampleSet. */
+export type TrainData = RaggedRows;
 export type TrainProgress = NativeTrainProgress;
 export type EpochResult = NativeEpochResult;
 
@@ -44,8 +47,19 @@ function nativeError(err: unknown, what: string): never {
   throw new PaprecError(`${what}: ${(err as Error).message}`);
 }
 
+/** Training rows in the engine (copied and validated once by `BackboneTrainer.upload`), for any number of epochs. */
+export class TrainSet {
+  /** @internal */
+  constructor(
+    readonly size: number,
+    /** @internal */ readonly handle: NativeTrainSet,
+    /** @internal */ readonly backbone: Backbone,
+  ) {}
+}
+
 export class BackboneTrainer {
   private readonly handle: NativeTrainer;
+  private readonly uploaded = new WeakMap<RaggedRows, TrainSet>();
 
   constructor(
     readonly backbone: Backbone,
@@ -58,7 +72,7 @@ export class BackboneTrainer {
     }
   }
 
-  /** Optimizer steps taken so far. */
+  /** Optimizer steps taken so far (read without waiting, also while an epoch runs). */
   get step(): number {
     return this.handle.step();
   }
@@ -68,37 +82,60 @@ export class BackboneTrainer {
   }
 
   /**
-   * Train on `data` for one epoch. The batch plan depends on (seed, epoch) only; `startBatch` skips the first
+   * Copy `rows` into the engine once (validated there: offsets, ids inside the vocabulary); the same object is
+   * uploaded only once (later calls return the first upload, so do not change its arrays afterwards).
+   */
+  upload(rows: RaggedRows): TrainSet {
+    let set = this.uploaded.get(rows);
+    if (!set) {
+      try {
+        set = new TrainSet(rows.inputOffsets.length - 1, new (native().NativeTrainSet)(this.backbone.native, rows), this.backbone);
+      } catch (err) {
+        nativeError(err, 'training data');
+      }
+      this.uploaded.set(rows, set);
+    }
+    return set;
+  }
+
+  private own(set: TrainSet): NativeTrainSet {
+    if (set.backbone !== this.backbone) throw new PaprecError('training data: this set was uploaded for another backbone');
+    return set.handle;
+  }
+
+  /**
+   * Train on an uploaded set for one epoch. The batch plan depends on (seed, epoch) only; `startBatch` skips the first
    * batches (resuming inside an epoch). `nanAtStep` is a test hook that poisons that global step's loss.
    */
   async runEpoch(
-    data: TrainData,
+    data: TrainSet,
     opts: { epoch: number; batchSize: number; startBatch?: number; nanAtStep?: number },
     onProgress?: (p: TrainProgress) => void,
   ): Promise<EpochResult> {
     let r: EpochResult;
+    let bad: ReturnType<NativeBackbone['firstNonFinite']> = null;
     try {
-      r = await this.handle.runEpoch(data, opts, onProgress);
+      [r, bad] = await this.backbone.call(async (h) => {
+        const e = await this.handle.runEpoch(this.own(data), opts, onProgress);
+        // Finite weights after every epoch (one native pass); a non-finite loss is reported by the caller instead.
+        return [e, e.nonFinite ? null : h.firstNonFinite()] as const;
+      });
     } catch (err) {
       nativeError(err, 'training');
     }
-    // Finite weights after every epoch (one native pass); a non-finite loss is reported by the caller instead.
-    if (!r.nonFinite) {
-      const bad = this.backbone.nonFinite();
-      if (bad) {
-        throw new PaprecError(
-          `training: after epoch ${opts.epoch + 1} (step ${r.step}) tensor ${bad.name} holds ${bad.value} at [${bad.index.join(', ')}]: ` +
-            'the weights are no longer finite, training stopped (lower the learning rate, or check the data)',
-        );
-      }
+    if (bad) {
+      throw new PaprecError(
+        `training: after epoch ${opts.epoch + 1} (step ${r.step}) tensor ${bad.name} holds ${bad.value} at [${bad.index.join(', ')}]: ` +
+          'the weights are no longer finite, training stopped (lower the learning rate, or check the data)',
+      );
     }
     return r;
   }
 
   /** Per-example P5 loss with dropout off. */
-  async evaluateLoss(data: TrainData, batchSize = 64): Promise<Float32Array> {
+  async evaluateLoss(data: TrainSet, batchSize = 64): Promise<Float32Array> {
     try {
-      return await this.handle.evaluateLoss(data, batchSize);
+      return await this.backbone.call(() => this.handle.evaluateLoss(this.own(data), batchSize));
     } catch (err) {
       nativeError(err, 'validation loss');
     }
@@ -115,7 +152,7 @@ export class BackboneTrainer {
 
   async state(): Promise<OptimizerState> {
     const shapes = this.backbone.native.shapes();
-    const s = await this.handle.getState();
+    const s = await this.backbone.call(() => this.handle.getState());
     const avg = new Map<string, Tensor>();
     const sq = new Map<string, Tensor>();
     s.names.forEach((n, i) => {
@@ -134,6 +171,7 @@ export class BackboneTrainer {
         if (!t) throw new PaprecError(`${where}: no ${kind} for tensor ${n}`);
         return t.data;
       });
+    if (this.backbone.busy) throw new PaprecError(`${where}: a call on this model is running; await it first`);
     try {
       this.handle.setState({ step: state.step, expAvg: pick(state.expAvg, 'exp_avg'), expAvgSq: pick(state.expAvgSq, 'exp_avg_sq') });
     } catch (err) {

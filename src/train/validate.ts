@@ -10,7 +10,6 @@ import { selectionDecoding, type Decoding } from '../protocol/decoding.js';
 import { buildExampleSet } from '../prompts/exampleSet.js';
 import { manualPrompt } from '../prompts/manual.js';
 import type { Dataset, ExampleSet, Tokenizer } from '../types.js';
-import { trainDataOfExampleSet } from './data.js';
 import type { BackboneTrainer } from './trainer.js';
 
 /** 1-based rank of each row's target among the sequences `decoding` returns, 0 when missed. */
@@ -33,7 +32,7 @@ export async function validate(
   set: ExampleSet,
   opts: { batchSize: number; ranker?: Ranker; beams?: number },
 ): Promise<Validation> {
-  const losses = await trainer.evaluateLoss(trainDataOfExampleSet(set), opts.batchSize);
+  const losses = await trainer.evaluateLoss(trainer.upload(set), opts.batchSize);
   let sum = 0;
   for (const l of losses) sum += l;
   const out: Validation = { loss: sum / Math.max(1, losses.length) };

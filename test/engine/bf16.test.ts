@@ -73,7 +73,7 @@ describe.runIf(native16)('bf16 on the CPU against fp32', () => {
       const b = await load('fp32'); // training keeps fp32 weights either way
       const trainer = new BackboneTrainer(b, { lr: 1e-2, seed: 1, bf16 });
       const curve: number[] = [];
-      for (let epoch = 0; epoch < 8; epoch++) curve.push((await trainer.runEpoch(data, { epoch, batchSize: 4 })).meanLoss);
+      for (let epoch = 0; epoch < 8; epoch++) curve.push((await trainer.runEpoch(trainer.upload(data), { epoch, batchSize: 4 })).meanLoss);
       losses[String(bf16)] = curve;
     }
     const [f32, b16] = [losses.false!, losses.true!];

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { Backbone } from '../../src/backbone/index.js';
 import { ResidentExampleSet, topCandidates } from '../../src/engine/index.js';
 import { FIXTURES, loadFixture, maxAbs, maxAbsDiff } from '../helpers/golden.js';
+import { dropCurrent } from '../../src/search/backend.js';
 import { exampleSet, unpad } from './exampleSetHelpers.js';
 
 const open: Array<{ dispose(): void }> = [];
@@ -117,5 +118,96 @@ describe('topCandidates', () => {
     }
     await expect(topCandidates(backbone, grads, rows, k, new Uint8Array(V + 1))).rejects.toThrow(/vocabulary/);
     await expect(topCandidates(backbone, grads, rows, 0, mask)).rejects.toThrow(/k = 0/);
+  });
+});
+
+describe('candidates (one native call on the resident set)', () => {
+  const fx = loadFixture('p5-tiny');
+  const mask = fx.rows('attention_mask');
+  const inputs = unpad(fx.rows('input_ids'), mask);
+  const targets = fx.rows('labels').map((r) => r.filter((v) => v !== -100));
+  const B = inputs.length;
+  // two task slots (first token, final </s>), a user slot at position 1; user B has no example
+  const set = exampleSet({ inputs, targets, slots: inputs.map((r) => [0, r.length - 1, 1]), numTaskSlots: 2, hasUserSlot: true, numUsers: B + 1 });
+  const k = 4;
+
+  it('equal slotGradients + topCandidates(k + 1) + dropCurrent, never hold the current token, break ties by id', async () => {
+    const backbone = await Backbone.load(path.join(fx.dir, 'model.safetensors'));
+    open.push(backbone);
+    const V = backbone.config.vocabSize;
+    const slotMask = Uint8Array.from({ length: V }, (_, t) => (t % 3 === 0 && t > 2 ? 1 : 0));
+    const r = ResidentExampleSet.upload(backbone, set, { batchSize: 2, slotMask });
+    open.push(r);
+    const allowed = [...slotMask.keys()].filter((t) => slotMask[t]);
+    const users = Int32Array.from({ length: B + 1 }, (_, u) => allowed[(u * 7) % 20]!);
+    users[B] = allowed[0]!; // the no-data user: all its scores tie at 0, so it gets the next k allowed ids
+    for (const a of [
+      { taskTokens: Int32Array.from([allowed[3]!, allowed[5]!]), userTokens: users },
+      { taskTokens: Int32Array.from([allowed[0]!, allowed[0]!]), userTokens: users.map((t) => (t === allowed[0] ? allowed[1]! : allowed[0]!)) },
+    ]) {
+      const c = await r.candidates(a, { k, perUser: true });
+      const g = await r.slotGradients(a, { perUser: true });
+      const old = async (grad: Float32Array, rows: number, current: Int32Array) =>
+        dropCurrent((await topCandidates(backbone, grad, rows, k + 1, slotMask)).ids, rows, k, current);
+      expect(Array.from(c.task)).toEqual(Array.from(await old(g.task, 2, a.taskTokens)));
+      expect(Array.from(c.user!)).toEqual(Array.from(await old(g.user!, B + 1, a.userTokens)));
+      expect(Array.from(c.userCounts!)).toEqual([...inputs.map(() => 1), 0]);
+      expect(c.examples).toBe(B);
+      expect(c.loss).toBeCloseTo(g.loss, 10);
+      for (let s = 0; s < 2; s++) expect(Array.from(c.task.subarray(s * k, (s + 1) * k))).not.toContain(a.taskTokens[s]);
+      for (let u = 0; u <= B; u++) {
+        const row = Array.from(c.user!.subarray(u * k, (u + 1) * k));
+        expect(row).not.toContain(a.userTokens[u]);
+        expect(row.every((t) => slotMask[t] === 1)).toBe(true);
+      }
+      expect(Array.from(c.user!.subarray(B * k))).toEqual(allowed.filter((t) => t !== a.userTokens[B]).slice(0, k));
+    }
+    // a sampled pass: the same subset as slotGradients' for the same seed
+    const a = { taskTokens: Int32Array.from([allowed[3]!, allowed[5]!]), userTokens: users };
+    const c = await r.candidates(a, { k, sample: 2, seed: 3 });
+    const g = await r.slotGradients(a, { sample: 2, seed: 3 });
+    expect(c.examples).toBe(2);
+    expect(c.user).toBeUndefined();
+    expect(Array.from(c.task)).toEqual(Array.from(dropCurrent((await topCandidates(backbone, g.task, 2, k + 1, slotMask)).ids, 2, k, a.taskTokens)));
+    await expect(r.candidates(a, { k: allowed.length })).rejects.toThrow(/k = \d+ must be in \[1, \d+\]/);
+    await expect(r.candidates({ taskTokens: a.taskTokens }, { k, perUser: true })).rejects.toThrow(/userTokens/);
+  });
+
+  it('a sampled pass takes the first `sample` examples of a SplitMix64 Fisher-Yates shuffle (no standard-library RNG)', async () => {
+    const M = (1n << 64n) - 1n;
+    const mix = (z0: bigint) => {
+      let z = (z0 + 0x9e3779b97f4a7c15n) & M;
+      z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & M;
+      z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & M;
+      return z ^ (z >> 31n);
+    };
+    const shuffled = (n: number, seed: number) => {
+      let state = BigInt(seed);
+      const v = Array.from({ length: n }, (_, i) => i);
+      for (let i = n - 1; i > 0; i--) {
+        state = mix(state);
+        const j = Number(state % BigInt(i + 1));
+        [v[i], v[j]] = [v[j]!, v[i]!];
+      }
+      return v;
+    };
+    const backbone = await Backbone.load(path.join(fx.dir, 'model.safetensors'));
+    open.push(backbone);
+    const r = ResidentExampleSet.upload(backbone, set, { batchSize: 2 });
+    open.push(r);
+    const a = { taskTokens: Int32Array.from([3, 6]), userTokens: new Int32Array(B + 1).fill(3) };
+    for (const seed of [3, 7, 12345]) {
+      const g = await r.slotGradients(a, { perUser: true, sample: 2, seed });
+      const chosen = [...g.userCounts!.keys()].filter((u) => g.userCounts![u] === 1);
+      expect(chosen).toEqual(shuffled(B, seed).slice(0, 2).sort((x, y) => x - y));
+    }
+  });
+
+  it('refuses a set uploaded without slotMask', async () => {
+    const backbone = await Backbone.load(path.join(fx.dir, 'model.safetensors'));
+    open.push(backbone);
+    const r = ResidentExampleSet.upload(backbone, set, { batchSize: 2 });
+    open.push(r);
+    await expect(r.candidates({ taskTokens: Int32Array.from([3, 6]) }, { k })).rejects.toThrow(/without slotMask/);
   });
 });

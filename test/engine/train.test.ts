@@ -60,13 +60,13 @@ describe('BackboneTrainer', () => {
   it('lowers the loss of the data it trains on, reporting every step', async () => {
     const b = await model();
     const trainer = new BackboneTrainer(b, { lr: 1e-2, seed: 1, warmupSteps: 2 });
-    const before = mean(await trainer.evaluateLoss(data));
+    const before = mean(await trainer.evaluateLoss(trainer.upload(data)));
     const seen: number[] = [];
     let last;
     for (let epoch = 0; epoch < 5; epoch++) {
-      last = await trainer.runEpoch(data, { epoch, batchSize: 16 }, (p) => seen.push(p.step));
+      last = await trainer.runEpoch(trainer.upload(data), { epoch, batchSize: 16 }, (p) => seen.push(p.step));
     }
-    const after = mean(await trainer.evaluateLoss(data));
+    const after = mean(await trainer.evaluateLoss(trainer.upload(data)));
     expect(after).toBeLessThan(before - 1);
     expect(last!.step).toBe(5 * Math.ceil((data.inputOffsets.length - 1) / 16));
     expect(trainer.step).toBe(last!.step);
@@ -84,7 +84,7 @@ describe('BackboneTrainer', () => {
       const before = await b.tensors();
       const lr = 1e-3;
       const trainer = new BackboneTrainer(b, { lr, weightDecay: 0, clipNorm: 0, rmsScaled });
-      await trainer.runEpoch(data, { epoch: 0, batchSize: data.inputOffsets.length });
+      await trainer.runEpoch(trainer.upload(data), { epoch: 0, batchSize: data.inputOffsets.length });
       const after = await b.tensors();
       for (const name of ['shared.weight', 'encoder.block.0.layer.0.SelfAttention.q.weight', 'decoder.block.1.layer.2.DenseReluDense.wo.weight']) {
         const p0 = before.get(name)!.data;
@@ -108,10 +108,10 @@ describe('BackboneTrainer', () => {
     const opts = { lr: 5e-3, seed: 7, warmupSteps: 3, totalSteps: 40, shards };
     const a = await model(5);
     const ta = new BackboneTrainer(a, opts);
-    await ta.runEpoch(data, { epoch: 0, batchSize: 8 });
+    await ta.runEpoch(ta.upload(data), { epoch: 0, batchSize: 8 });
     const afterOne = await a.tensors();
     const state = await ta.state();
-    await ta.runEpoch(data2, { epoch: 1, batchSize: 8 });
+    await ta.runEpoch(ta.upload(data2), { epoch: 1, batchSize: 8 });
     const straight = await a.tensors();
 
     const c = await model(99); // other initial weights: everything must come from the state
@@ -119,7 +119,7 @@ describe('BackboneTrainer', () => {
     const tc = new BackboneTrainer(c, opts);
     tc.setState(state);
     expect(tc.step).toBe(state.step);
-    await tc.runEpoch(data2, { epoch: 1, batchSize: 8 });
+    await tc.runEpoch(tc.upload(data2), { epoch: 1, batchSize: 8 });
     expectIdentical(straight, await c.tensors());
     expectIdentical((await ta.state()).expAvgSq, (await tc.state()).expAvgSq);
   });
@@ -133,9 +133,9 @@ describe('BackboneTrainer', () => {
       made.push(b);
       const trainer = new BackboneTrainer(b, { lr: 5e-3, seed: 1, shards });
       const losses: number[] = [];
-      for (let epoch = 0; epoch < 2; epoch++) await trainer.runEpoch(data, { epoch, batchSize: 16 }, (p) => losses.push(p.loss));
+      for (let epoch = 0; epoch < 2; epoch++) await trainer.runEpoch(trainer.upload(data), { epoch, batchSize: 16 }, (p) => losses.push(p.loss));
       await new Promise((r) => setTimeout(r, 50)); // progress calls may trail the promise by a tick
-      losses.push(mean(await trainer.evaluateLoss(data)));
+      losses.push(mean(await trainer.evaluateLoss(trainer.upload(data))));
       runs.push(losses);
     }
     expect(runs[0]!.length).toBe(2 * Math.ceil((data.inputOffsets.length - 1) / 16) + 1);
@@ -148,12 +148,13 @@ describe('BackboneTrainer', () => {
   it('resumes inside an epoch: stopped after some batches, continued with startBatch', async () => {
     const opts = { lr: 5e-3, seed: 2 };
     const a = await model(4);
-    await new BackboneTrainer(a, opts).runEpoch(data, { epoch: 0, batchSize: 8 });
+    const ta = new BackboneTrainer(a, opts);
+    await ta.runEpoch(ta.upload(data), { epoch: 0, batchSize: 8 });
     const straight = await a.tensors();
 
     const b = await model(4);
     const tb = new BackboneTrainer(b, opts);
-    const r = await tb.runEpoch(data, { epoch: 0, batchSize: 8 }, (p) => {
+    const r = await tb.runEpoch(tb.upload(data), { epoch: 0, batchSize: 8 }, (p) => {
       if (p.batch === 1) tb.stop(); // checked before the next step
     });
     expect(r.stopped).toBe(true);
@@ -166,7 +167,7 @@ describe('BackboneTrainer', () => {
     c.setTensors(weights);
     const tc = new BackboneTrainer(c, opts);
     tc.setState(state);
-    const rest = await tc.runEpoch(data, { epoch: 0, batchSize: 8, startBatch: done });
+    const rest = await tc.runEpoch(tc.upload(data), { epoch: 0, batchSize: 8, startBatch: done });
     expect(rest.stopped).toBe(false);
     expect(rest.step).toBe(r.batches);
     expectIdentical(straight, await c.tensors());
@@ -175,7 +176,7 @@ describe('BackboneTrainer', () => {
   it('stops on a non-finite loss without applying that step', async () => {
     const b = await model();
     const trainer = new BackboneTrainer(b, { lr: 1e-3 });
-    const r = await trainer.runEpoch(data, { epoch: 0, batchSize: 8, nanAtStep: 2 });
+    const r = await trainer.runEpoch(trainer.upload(data), { epoch: 0, batchSize: 8, nanAtStep: 2 });
     expect(r.nonFinite).toBe(true);
     expect(r.nonFiniteStep).toBe(2);
     expect(trainer.step).toBe(2);
@@ -186,8 +187,12 @@ describe('BackboneTrainer', () => {
     const trainer = new BackboneTrainer(await model(), { lr: 1e-3 });
     const bad = { ...data, targetIds: data.targetIds.slice() };
     bad.targetIds[3] = vocabSize + 5;
-    await expect(trainer.runEpoch(bad, { epoch: 0, batchSize: 8 })).rejects.toThrow(/targetIds\[3\] = \d+ is outside \[0, \d+\)/);
-    await expect(trainer.runEpoch({ ...data, inputOffsets: data.inputOffsets.slice(1) }, { epoch: 0, batchSize: 8 })).rejects.toThrow(/inputOffsets|inputs but/);
+    expect(trainer.upload(data)).toBe(trainer.upload(data)); // one upload per rows object
+    expect(trainer.upload(data).size).toBe(data.inputOffsets.length - 1);
+    const other = new BackboneTrainer(made[0]!, { lr: 1e-3 });
+    await expect(trainer.runEpoch(other.upload(data), { epoch: 0, batchSize: 8 })).rejects.toThrow(/another backbone/);
+    expect(() => trainer.upload(bad)).toThrow(/targetIds\[3\] = \d+ is outside \[0, \d+\)/);
+    expect(() => trainer.upload({ ...data, inputOffsets: data.inputOffsets.slice(1) })).toThrow(/inputOffsets|inputs but/);
     const state = await trainer.state();
     state.expAvg.delete('shared.weight');
     expect(() => trainer.setState(state)).toThrow(/no exp_avg for tensor shared.weight/);
