@@ -20,7 +20,7 @@ const USERS = 24;
 
 beforeAll(async () => {
   tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'paprec-protocol-'));
-  const demo = await writeDemoData(tmp, { seed: 4, users: 40, items: 60, minLength: 5, maxLength: 8, successorProb: 0.9 });
+  const demo = await writeDemoData(tmp, { seed: 4, users: 40, items: 110, categories: 5, minLength: 5, maxLength: 8, successorProb: 0.9 });
   data = demo.dataDir;
   tokenizer = demo.tokenizerPath;
   const tok = await loadTokenizer(tokenizer);
