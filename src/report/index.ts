@@ -4,8 +4,8 @@ export { reportMarkdown, IDENTICAL_LABEL } from './markdown.js';
 export { pairedBootstrap, quantile, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, BOOTSTRAP_LEVEL } from './bootstrap.js';
 export type { BootstrapInterval, BootstrapOptions } from './bootstrap.js';
 export type { MarkdownOptions } from './markdown.js';
-export { plotLines, niceAxis, escapeXml } from './plot.js';
-export type { PlotOptions, Series, Axis } from './plot.js';
+export { plotLines, lineChartSpec, renderSvg, wrapText, PALETTE } from './plot.js';
+export type { Marker, PlotOptions, Series } from './plot.js';
 export { mean, sampleStd, pairedTTest } from './stats.js';
 export type { TTestResult } from './stats.js';
 export type {
