@@ -79,7 +79,7 @@ function runsNote(report: ReportJson): string {
   if (same.length > 0) {
     const measured = [...new Set(same.map((r) => r.runsMeasured))].sort((a, b) => a - b).join(' / ');
     parts.push(
-      `${same.length === report.rows.length ? 'Every row was' : 'Rows marked so were'} ${IDENTICAL_LABEL}: the same per-example scores in each of ` +
+      `${same.length === report.rows.length ? `Every row was ${IDENTICAL_LABEL}` : `Rows marked "${IDENTICAL_LABEL}" were so`}: the same per-example scores in each of ` +
         `the ${measured} runs measured, so nothing differed and one run is shown (no ±).`,
     );
   }

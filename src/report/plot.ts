@@ -34,6 +34,8 @@ export interface PlotOptions {
   /** Title of the series legend (default none). */
   legendTitle?: string;
   markers?: readonly Marker[];
+  /** Join points as steps (the value holds until the next point), e.g. a best-so-far score. */
+  step?: boolean;
   /** Size of the plot area; the SVG adds its titles, axes and legends around it. Defaults 480 x 300. */
   width?: number;
   height?: number;
@@ -86,7 +88,7 @@ export function lineChartSpec(series: readonly Series[], opts: PlotOptions): Top
   const layers: NonNullable<Extract<TopLevelSpec, { layer: unknown }>['layer']> = [
     {
       data: { values: lines },
-      mark: { type: 'line', point: { filled: true, size: 30 }, strokeWidth: 2 },
+      mark: { type: 'line', point: { filled: true, size: 30 }, strokeWidth: 2, ...(opts.step ? { interpolate: 'step-after' as const } : {}) },
       encoding: { x, y, color, order: { field: 'i', type: 'quantitative' } },
     },
   ];

@@ -7,7 +7,7 @@
  */
 import * as path from 'node:path';
 import type { Task, Tokenizer } from '../types.js';
-import { plotLines, reportJson, reportMarkdown, type Marker, type PromptResult, type ReportJson, type Series } from '../report/index.js';
+import { plotLines, reportJson, reportMarkdown, type Marker, type PlotOptions, type PromptResult, type ReportJson, type Series } from '../report/index.js';
 import { readFileOrFail, writeFileAtomic } from '../util/fs.js';
 import { PaprecError } from '../errors.js';
 import { readHistory, type HistoryRecord } from './history.js';
@@ -100,9 +100,10 @@ function criterion(state: RunState): { what: string; fromTest: ((m: Readonly<Rec
   if (o.criterion === 'full') {
     return { what: 'validation full metric (sum of the table columns)', fromTest: (m) => Object.entries(m).reduce((s, [k, v]) => (k === 'HR@1' ? s : s + v), 0) };
   }
+  const w = (alpha: number) => (alpha === 1 ? '' : `${alpha} `);
   return text
-    ? { what: `validation surrogate (BLEU-4 + ${o.alphaExp} ROUGE-L)`, fromTest: (m) => m['BLEU-4']! + o.alphaExp * m['ROUGE-L']! }
-    : { what: `validation surrogate (HR@5 + ${o.alphaSeq} NDCG@5)`, fromTest: (m) => m['HR@5']! + o.alphaSeq * m['NDCG@5']! };
+    ? { what: `validation surrogate (BLEU-4 + ${w(o.alphaExp)}ROUGE-L)`, fromTest: (m) => m['BLEU-4']! + o.alphaExp * m['ROUGE-L']! }
+    : { what: `validation surrogate (HR@5 + ${w(o.alphaSeq)}NDCG@5)`, fromTest: (m) => m['HR@5']! + o.alphaSeq * m['NDCG@5']! };
 }
 
 function meanMetrics(row: PromptResult): Record<string, number> {
@@ -129,8 +130,14 @@ function keptMarkers(state: RunState, results: SearchResults | undefined, names:
   return markers;
 }
 
+/** A chart before rendering: its lines and options (markers included). */
+export interface Chart {
+  series: Series[];
+  options: PlotOptions;
+}
+
 /** Validation score per epoch, one line per search, and (with test results) the kept prompts' test values. */
-export async function surrogatePlot(state: RunState, results?: SearchResults): Promise<string> {
+export function surrogateChart(state: RunState, results?: SearchResults): Chart {
   const names = labels(state);
   const series: Series[] = state.variants
     .filter((v) => v.curve.length > 0)
@@ -145,14 +152,15 @@ export async function surrogatePlot(state: RunState, results?: SearchResults): P
       : fromTest
         ? 'Test values of the kept prompts appear once the test evaluation is done.'
         : 'The loss criterion has no test counterpart to mark.');
-  return plotLines(series, {
-    title: `PAP-REC search (${o.task}): ${what} per epoch`,
-    subtitle,
-    xLabel: 'epoch',
-    yLabel: what.replace(/^validation /, ''),
-    legendTitle: 'search',
-    markers,
-  });
+  return {
+    series,
+    options: { title: `PAP-REC search (${o.task}): ${what} per epoch`, subtitle, xLabel: 'epoch', yLabel: what.replace(/^validation /, ''), legendTitle: 'search', markers },
+  };
+}
+
+export async function surrogatePlot(state: RunState, results?: SearchResults): Promise<string> {
+  const c = surrogateChart(state, results);
+  return plotLines(c.series, c.options);
 }
 
 /** Per search: the best validation score so far after each committed round, against cumulative wall time. */
@@ -184,6 +192,7 @@ export async function timePlot(state: RunState, history: readonly HistoryRecord[
     xLabel: 'wall time (s, cumulative)',
     yLabel: `best ${what.replace(/^validation /, '')}`,
     legendTitle: 'search',
+    step: true,
   });
 }
 

@@ -110,7 +110,7 @@ describe('rows whose runs are identical', () => {
     expect(md).toContain('| seen manual (identical in every run) | 0.4000 | 2.5000 |');
     expect(md).toContain('| non-personalized | **0.4667 ± 0.0577** | **3.0000 ± 1.0000** |');
     expect(md).toContain('Mean ± sample standard deviation over 3 runs (matching, test split; runs differ by the rendering seed, which matching examples do not use)');
-    expect(md).toContain('Rows marked so were identical in every run: the same per-example scores in each of the 3 runs measured');
+    expect(md).toContain('Rows marked "identical in every run" were so: the same per-example scores in each of the 3 runs measured');
     expect(md).not.toContain('± 0.0000');
   });
 
