@@ -116,7 +116,7 @@ function testNote(report: ReportJson): string | null {
   if (byUsers.length > 0) how.push(`${byUsers.join(', ')} pair users (each example's score averaged over the runs, n = ${count(users)})`);
   if (byRuns.length > 0) how.push(`${byRuns.join(', ')} (no per-example score${corpus(byRuns)}) pair runs (n = ${count(runN)})`);
   if (none.length > 0) how.push(`${none.join(', ')} (no per-example score${corpus(none)}): no test is run with a single run`);
-  return `*: p < ${report.alpha} in a paired two-sided t-test against the best manual prompt of the column (${refs.join(' / ')}); ${how.join('; ')}.`;
+  return `*: p < ${report.alpha} in a paired two-sided t-test against the best manual prompt of the column (${refs.join(' / ')})${how.length ? `; ${how.join('; ')}` : ''}.`;
 }
 
 function note(report: ReportJson): string {

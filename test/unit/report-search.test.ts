@@ -45,7 +45,7 @@ const results: SearchResults = {
 };
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'paprec-search-plots-'));
-afterAll(() => { if (!process.env.KEEP_PLOTS) rmSync(tmp, { recursive: true, force: true }); });
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const tokenizer = { idToPiece: (id: number) => `▁t${id}` };
 
 describe('search names for a reader', () => {

@@ -187,3 +187,10 @@ describe('stars from the paired test over users', () => {
     expect(reportMarkdown(JSON.parse(JSON.stringify(rep)))).toBe(md);
   });
 });
+
+describe('the note with only the reference row', () => {
+  it('names the test without a dangling list', () => {
+    const md = reportMarkdown({ prompts: [row('seen manual', [[1, 0], [0, 1]])] });
+    expect(md).toContain('against the best manual prompt of the column (seen manual).');
+  });
+});
