@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { rebuildReport } from '../search/run.js';
 import { withOutputLock } from '../util/lock.js';
@@ -17,6 +18,7 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
   handler: async (args) => {
     // The report files are written into the search's folder: not while a search is writing there.
     await withOutputLock(args.dir, `paprec ${process.argv.slice(2).join(' ')}`, { force: args.force }, () => rebuildReport(args.dir));
-    process.stdout.write(`wrote ${args.dir}/report.md, report.json, surrogate.svg\n`);
+    const plots = readdirSync(args.dir).filter((f) => ['surrogate.svg', 'time.svg', 'length.svg'].includes(f));
+    process.stdout.write(`wrote ${args.dir}/report.md, report.json${plots.map((f) => `, ${f}`).join('')}\n`);
   },
 };

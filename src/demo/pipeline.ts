@@ -94,15 +94,29 @@ async function prepareOut(out: string, overwrite: boolean): Promise<void> {
   await ensureDir(out);
 }
 
-function pretrainPlot(r: PretrainResult): string {
+/** Validation HR@5 and NDCG@5 of the backbone per pretraining epoch, the kept epoch marked. */
+async function pretrainPlot(r: PretrainResult): Promise<string> {
   const pts = (f: (v: PretrainResult['history'][number]) => number | undefined) =>
     r.history.filter((h) => f(h) !== undefined).map((h) => [h.epoch + 1, f(h)!] as const);
+  const kept = r.best
+    ? [
+        { name: 'kept epoch', series: 'HR@5', x: r.best.epoch + 1, y: r.best.validation.hr5 ?? NaN },
+        { name: 'kept epoch', series: 'NDCG@5', x: r.best.epoch + 1, y: r.best.validation.ndcg5 ?? NaN },
+      ]
+    : [];
   return plotLines(
     [
       { name: 'HR@5', points: pts((h) => h.validation.hr5) },
       { name: 'NDCG@5', points: pts((h) => h.validation.ndcg5) },
     ],
-    { title: 'Backbone pretraining: validation HR@5 / NDCG@5 (sequential, prompt 2-3) per epoch', xLabel: 'epoch', yLabel: 'validation metric' },
+    {
+      title: 'Backbone pretraining: validation HR@5 and NDCG@5 per epoch',
+      subtitle: 'Sequential task, prompt 2-3, beam 5 returning 5, on the validation users.',
+      xLabel: 'epoch',
+      yLabel: 'validation metric',
+      legendTitle: 'metric',
+      markers: kept,
+    },
   );
 }
 
@@ -185,7 +199,7 @@ async function pretrainBackbone(run: DemoRun, demo: { dataDir: string; tokenizer
     },
     (event) => run.onEvent({ type: 'pretrain', event }),
   );
-  if (pre.completed && pre.best) await writeFileAtomic(path.join(run.outDir, 'pretrain.svg'), pretrainPlot(pre));
+  if (pre.completed && pre.best) await writeFileAtomic(path.join(run.outDir, 'pretrain.svg'), await pretrainPlot(pre));
   return pre;
 }
 

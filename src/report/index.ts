@@ -1,9 +1,11 @@
-/** The report layer: the paper's table as JSON and Markdown, significance tests, and SVG line plots. */
-export { reportJson } from './summary.js';
-export { reportMarkdown } from './markdown.js';
+/** The report layer: the paper's table as JSON and Markdown, significance tests, bootstrap intervals, SVG plots. */
+export { reportJson, identicalRuns } from './summary.js';
+export { reportMarkdown, IDENTICAL_LABEL } from './markdown.js';
+export { pairedBootstrap, quantile, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, BOOTSTRAP_LEVEL } from './bootstrap.js';
+export type { BootstrapInterval, BootstrapOptions } from './bootstrap.js';
 export type { MarkdownOptions } from './markdown.js';
-export { plotLines, niceAxis, escapeXml } from './plot.js';
-export type { PlotOptions, Series, Axis } from './plot.js';
+export { plotLines, lineChartSpec, renderSvg, wrapText, PALETTE } from './plot.js';
+export type { Marker, PlotOptions, Series } from './plot.js';
 export { mean, sampleStd, pairedTTest } from './stats.js';
 export type { TTestResult } from './stats.js';
 export type {

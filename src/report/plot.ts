@@ -1,145 +1,143 @@
 /**
- * plotLines: a standalone SVG line chart written by hand (no browser, no layout engine): title, axes with "nice"
- * ticks (1, 2, 5 x 10^k), light grid lines, one polyline with point markers per series, and a legend to the right.
- * Used for the validation surrogate per epoch and for the test metric against the prompt length l.
+ * Line charts for the report folders, described in vega-lite and rendered to SVG by vega in Node (no browser, no
+ * canvas: vega's headless SVG renderer lays text out by an estimate that errs wide, so the chart grows to hold its
+ * titles and legends instead of cutting them). One line with point markers per series, colours in the given order,
+ * and optional markers: single points drawn larger, in their series' colour, named in a second legend (e.g. the test
+ * value of the prompt a search kept, at its kept epoch). Used for the validation surrogate per epoch, the metric
+ * against wall time, the test metrics against the prompt length l, and the pretraining curves.
  */
+import { parse, View } from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
 
 export interface Series {
+  /** A name for a reader ("non-personalized, l = 5"): the legend shows it whole. */
   name: string;
-  /** [x, y] points, drawn in the given order; non-finite points are skipped. */
+  /** [x, y] points, joined in the given order; non-finite points are skipped. */
   points: ReadonlyArray<readonly [number, number]>;
+}
+
+export interface Marker {
+  /** What the marker is ("test, kept prompt"): one legend entry per name. */
+  name: string;
+  /** The series whose colour it takes. */
+  series: string;
+  x: number;
+  y: number;
 }
 
 export interface PlotOptions {
   title: string;
+  /** A line under the title (wrapped when long). */
+  subtitle?: string;
   xLabel: string;
   yLabel: string;
-  width?: number; // default 640
-  height?: number; // default 400
+  /** Title of the series legend (default none). */
+  legendTitle?: string;
+  markers?: readonly Marker[];
+  /** Join points as steps (the value holds until the next point), e.g. a best-so-far score. */
+  step?: boolean;
+  /** Size of the plot area; the SVG adds its titles, axes and legends around it. Defaults 480 x 300. */
+  width?: number;
+  height?: number;
 }
 
 /** Tableau 10: distinct for up to ten series, readable on white. */
-const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
-const FONT = 'font-family="Helvetica, Arial, sans-serif"';
+export const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
+const SHAPES = ['diamond', 'square', 'triangle-up', 'cross', 'triangle-down'];
+/** Labels and titles are never truncated: vega's default legend label limit is 160 px. */
+const NO_LIMIT = 100000;
+const FONT = 'Helvetica, Arial, sans-serif';
 
-export function escapeXml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
-}
-
-/** Round for coordinates: short output, no float noise like 12.000000000001. */
-function c(x: number): string {
-  return String(Math.round(x * 100) / 100);
-}
-
-export interface Axis {
-  min: number;
-  max: number;
-  ticks: number[];
-  decimals: number;
-}
-
-/** Nice axis over [lo, hi] with about `target` intervals; integer steps when every value is an integer. */
-export function niceAxis(lo: number, hi: number, target = 5, integers = false): Axis {
-  if (!Number.isFinite(lo) || !Number.isFinite(hi)) { lo = 0; hi = 1; }
-  if (lo === hi) {
-    const pad = lo === 0 ? 1 : Math.abs(lo) * 0.1;
-    lo -= pad;
-    hi += pad;
+/** Words packed into lines of at most `width` characters (a longer word stands alone). */
+export function wrapText(s: string, width = 70): string[] {
+  const lines: string[] = [];
+  for (const word of s.split(/\s+/).filter(Boolean)) {
+    const last = lines[lines.length - 1];
+    if (last !== undefined && last.length + 1 + word.length <= width) lines[lines.length - 1] = `${last} ${word}`;
+    else lines.push(word);
   }
-  const raw = (hi - lo) / target;
-  const mag = Math.pow(10, Math.floor(Math.log10(raw)));
-  const f = raw / mag;
-  let step = (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * mag;
-  if (integers && step < 1) step = 1;
-  const min = Math.floor(lo / step + 1e-9) * step;
-  const max = Math.ceil(hi / step - 1e-9) * step;
-  const decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
-  const ticks: number[] = [];
-  for (let k = 0; min + k * step <= max + step * 1e-9; k++) ticks.push(Number((min + k * step).toFixed(decimals)));
-  return { min, max, ticks, decimals };
+  return lines;
+}
+
+const finite = ([x, y]: readonly [number, number]) => Number.isFinite(x) && Number.isFinite(y);
+
+/** The vega-lite description of the chart (what `plotLines` renders). */
+export function lineChartSpec(series: readonly Series[], opts: PlotOptions): TopLevelSpec {
+  const markers = (opts.markers ?? []).filter((m) => finite([m.x, m.y]));
+  const names = [...series.map((s) => s.name)];
+  for (const m of markers) if (!names.includes(m.series)) names.push(m.series);
+  const lines = series.flatMap((s) => s.points.filter(finite).map(([x, y], i) => ({ series: s.name, x, y, i })));
+  const xs = [...lines.map((p) => p.x), ...markers.map((m) => m.x)];
+  const integerX = xs.length > 0 && xs.every(Number.isInteger);
+  const markerNames = [...new Set(markers.map((m) => m.name))];
+
+  const x = {
+    field: 'x',
+    type: 'quantitative' as const,
+    title: opts.xLabel,
+    scale: { zero: false, nice: true },
+    axis: { titleLimit: NO_LIMIT, ...(integerX ? { tickMinStep: 1, format: 'd' } : {}) },
+  };
+  const y = { field: 'y', type: 'quantitative' as const, title: opts.yLabel, scale: { zero: false, nice: true }, axis: { titleLimit: NO_LIMIT } };
+  const color = {
+    field: 'series',
+    type: 'nominal' as const,
+    scale: { domain: names, range: names.map((_, i) => PALETTE[i % PALETTE.length]!) },
+    legend: { title: opts.legendTitle ?? null, labelLimit: NO_LIMIT, titleLimit: NO_LIMIT, symbolType: 'stroke' },
+  };
+  const layers: NonNullable<Extract<TopLevelSpec, { layer: unknown }>['layer']> = [
+    {
+      data: { values: lines },
+      mark: { type: 'line', point: { filled: true, size: 30 }, strokeWidth: 2, ...(opts.step ? { interpolate: 'step-after' as const } : {}) },
+      encoding: { x, y, color, order: { field: 'i', type: 'quantitative' } },
+    },
+  ];
+  if (markers.length > 0) {
+    layers.push({
+      data: { values: markers.map((m) => ({ series: m.series, marker: m.name, x: m.x, y: m.y })) },
+      mark: { type: 'point', filled: true, size: 150, stroke: '#222222', strokeWidth: 1, opacity: 1 },
+      encoding: {
+        x,
+        y,
+        color,
+        shape: {
+          field: 'marker',
+          type: 'nominal',
+          scale: { domain: markerNames, range: markerNames.map((_, i) => SHAPES[i % SHAPES.length]!) },
+          legend: { title: null, labelLimit: NO_LIMIT, symbolFillColor: '#555555', symbolStrokeColor: '#222222' },
+        },
+      },
+    });
+  }
+  const title = opts.subtitle
+    ? { text: wrapText(opts.title), subtitle: wrapText(opts.subtitle, 80), anchor: 'start' as const, limit: NO_LIMIT, subtitleColor: '#444444', subtitlePadding: 4, offset: 14 }
+    : { text: wrapText(opts.title), anchor: 'start' as const, limit: NO_LIMIT, offset: 14 };
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    description: opts.title,
+    title,
+    width: opts.width ?? 480,
+    height: opts.height ?? 300,
+    background: 'white',
+    padding: 12,
+    autosize: { type: 'pad' },
+    layer: layers,
+    resolve: { scale: { color: 'shared' } },
+    config: { font: FONT, title: { fontSize: 15 }, axis: { labelFontSize: 11, titleFontSize: 13 }, legend: { labelFontSize: 12, orient: 'right' } },
+  };
+}
+
+/** Render a vega-lite spec to SVG text, headless. */
+export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  const view = new View(parse(compile(spec).spec), { renderer: 'none' });
+  try {
+    return `${await view.toSVG()}\n`;
+  } finally {
+    view.finalize();
+  }
 }
 
 /** The chart as SVG text. */
-export function plotLines(series: readonly Series[], opts: PlotOptions): string {
-  const width = opts.width ?? 640;
-  const height = opts.height ?? 400;
-  const clean = series.map((s) => ({
-    name: s.name,
-    points: s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y)),
-  }));
-  const all = clean.flatMap((s) => s.points);
-  const xs = all.map((p) => p[0]);
-  const ys = all.map((p) => p[1]);
-  const xAxis = niceAxis(Math.min(...xs), Math.max(...xs), 6, xs.every(Number.isInteger));
-  const yAxis = niceAxis(Math.min(...ys), Math.max(...ys), 5);
-
-  const legendWidth = clean.length === 0 ? 0 : 36 + 7 * Math.max(...clean.map((s) => s.name.length));
-  const left = 72;
-  const right = 16 + legendWidth;
-  const top = 40;
-  const bottom = 56;
-  const pw = Math.max(40, width - left - right);
-  const ph = Math.max(40, height - top - bottom);
-  const sx = (x: number) => left + ((x - xAxis.min) / (xAxis.max - xAxis.min)) * pw;
-  const sy = (y: number) => top + ph - ((y - yAxis.min) / (yAxis.max - yAxis.min)) * ph;
-
-  const out: string[] = [];
-  out.push('<?xml version="1.0" encoding="UTF-8"?>');
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">`);
-  out.push(`<title>${escapeXml(opts.title)}</title>`);
-  out.push(`<rect x="0" y="0" width="${width}" height="${height}" fill="#ffffff"/>`);
-  out.push(`<text x="${c(left + pw / 2)}" y="24" text-anchor="middle" font-size="16" ${FONT}>${escapeXml(opts.title)}</text>`);
-
-  // Grid and ticks.
-  out.push('<g class="axes" stroke="#333333" stroke-width="1">');
-  for (const t of yAxis.ticks) {
-    const y = c(sy(t));
-    out.push(`<line x1="${left}" y1="${y}" x2="${c(left + pw)}" y2="${y}" stroke="#e6e6e6"/>`);
-    out.push(`<line x1="${left - 5}" y1="${y}" x2="${left}" y2="${y}"/>`);
-  }
-  for (const t of xAxis.ticks) {
-    const x = c(sx(t));
-    out.push(`<line x1="${x}" y1="${top}" x2="${x}" y2="${c(top + ph)}" stroke="#e6e6e6"/>`);
-    out.push(`<line x1="${x}" y1="${c(top + ph)}" x2="${x}" y2="${c(top + ph + 5)}"/>`);
-  }
-  out.push(`<line x1="${left}" y1="${c(top + ph)}" x2="${c(left + pw)}" y2="${c(top + ph)}"/>`);
-  out.push(`<line x1="${left}" y1="${top}" x2="${left}" y2="${c(top + ph)}"/>`);
-  out.push('</g>');
-  out.push(`<g class="tick-labels" font-size="11" fill="#333333" ${FONT}>`);
-  for (const t of yAxis.ticks) {
-    out.push(`<text x="${left - 8}" y="${c(sy(t) + 4)}" text-anchor="end">${t.toFixed(yAxis.decimals)}</text>`);
-  }
-  for (const t of xAxis.ticks) {
-    out.push(`<text x="${c(sx(t))}" y="${c(top + ph + 18)}" text-anchor="middle">${t.toFixed(xAxis.decimals)}</text>`);
-  }
-  out.push('</g>');
-  out.push(`<text x="${c(left + pw / 2)}" y="${c(height - 14)}" text-anchor="middle" font-size="13" ${FONT}>${escapeXml(opts.xLabel)}</text>`);
-  const yMid = c(top + ph / 2);
-  out.push(`<text x="18" y="${yMid}" transform="rotate(-90 18 ${yMid})" text-anchor="middle" font-size="13" ${FONT}>${escapeXml(opts.yLabel)}</text>`);
-
-  // Series, then the legend.
-  clean.forEach((s, i) => {
-    const color = PALETTE[i % PALETTE.length] as string;
-    out.push(`<g class="series" data-name="${escapeXml(s.name)}" stroke="${color}" fill="${color}">`);
-    if (s.points.length > 1) {
-      const pts = s.points.map(([x, y]) => `${c(sx(x))},${c(sy(y))}`).join(' ');
-      out.push(`<polyline fill="none" stroke-width="2" points="${pts}"/>`);
-    }
-    for (const [x, y] of s.points) out.push(`<circle cx="${c(sx(x))}" cy="${c(sy(y))}" r="3"/>`);
-    out.push('</g>');
-  });
-  if (clean.length > 0) {
-    const lx = left + pw + 16;
-    out.push(`<g class="legend" font-size="12" ${FONT}>`);
-    clean.forEach((s, i) => {
-      const color = PALETTE[i % PALETTE.length] as string;
-      const y = top + 8 + i * 20;
-      out.push(`<line x1="${c(lx)}" y1="${y}" x2="${c(lx + 22)}" y2="${y}" stroke="${color}" stroke-width="2"/>`);
-      out.push(`<circle cx="${c(lx + 11)}" cy="${y}" r="3" fill="${color}"/>`);
-      out.push(`<text x="${c(lx + 28)}" y="${y + 4}" fill="#333333">${escapeXml(s.name)}</text>`);
-    });
-    out.push('</g>');
-  }
-  out.push('</svg>');
-  return out.join('\n') + '\n';
+export async function plotLines(series: readonly Series[], opts: PlotOptions): Promise<string> {
+  return renderSvg(lineChartSpec(series, opts));
 }

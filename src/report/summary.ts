@@ -1,12 +1,19 @@
 /**
- * reportJson: the numbers of the paper's table. Per row and metric: mean, sample std, n, the per-run values, and a
- * paired two-sided t-test against the best manual prompt of that metric.
+ * reportJson: the numbers of the paper's table. Per row and metric: mean, sample std, n, the per-run values, a
+ * paired two-sided t-test against the best manual prompt of that metric, and a paired bootstrap interval of the
+ * difference from it.
  *
- * Pairing: when both rows carry per-example scores for the metric in every run they share (same length), each
- * example's score is averaged over those runs and the test pairs examples (n = number of examples, as in the paper's
- * per-user comparisons); otherwise it pairs the per-run metric values by run number (n = shared runs).
+ * Runs: a row whose runs all gave identical per-example scores (and metric values) is one run: nothing differed,
+ * so n = 1 and no std is claimed.
+ *
+ * Pairing (the stars): when both rows carry per-example scores for the metric in every run they share (same
+ * length), each example's score is averaged over those runs and the test pairs examples (users; n = number of
+ * examples, as in the paper's per-user comparisons). Otherwise (BLEU-4 is a corpus statistic with no per-example
+ * score) it pairs the per-run metric values by run number (n = shared runs; two identical rows count one run, so no
+ * test is run). The bootstrap resamples the same per-example pairs and is absent where they are.
  */
 import { fail } from '../errors.js';
+import { BOOTSTRAP_LEVEL, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, pairedBootstrap, type BootstrapOptions } from './bootstrap.js';
 import { mean, pairedTTest, sampleStd } from './stats.js';
 import type {
   MetricSummary,
@@ -48,7 +55,29 @@ function validate(input: ReportInput): void {
   if (!(alpha > 0 && alpha < 1)) fail(WHERE, `alpha must be in (0, 1), got ${alpha}`);
 }
 
-function valuesOf(p: PromptResult, metric: string): { runs: number[]; values: number[] } {
+function sameNumbers(a: readonly number[] | undefined, b: readonly number[] | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.length === b.length && a.every((x, i) => Object.is(x, b[i]));
+}
+
+/** Two or more runs, each with per-example scores, and every run's scores and values equal to the first's. */
+export function identicalRuns(p: PromptResult, metrics: readonly string[]): boolean {
+  const [first, ...rest] = p.runs;
+  if (!first || rest.length === 0) return false;
+  if (!metrics.some((m) => p.runs.every((r) => (r.perExample?.[m]?.length ?? 0) > 0))) return false;
+  return rest.every((r) =>
+    metrics.every((m) => Object.is(r.metrics[m], first.metrics[m]) && sameNumbers(r.perExample?.[m], first.perExample?.[m])),
+  );
+}
+
+/** The runs a row reports: the first alone when all were identical. */
+function reportedRuns(p: PromptResult, identical: boolean): readonly RunResult[] {
+  if (!identical) return p.runs;
+  const first = [...p.runs].sort((a, b) => a.run - b.run)[0];
+  return first ? [first] : [];
+}
+
+function valuesOf(p: Pick<PromptResult, 'runs'>, metric: string): { runs: number[]; values: number[] } {
   const sorted = [...p.runs].sort((a, b) => a.run - b.run);
   const runs: number[] = [];
   const values: number[] = [];
@@ -76,40 +105,66 @@ function exampleMeans(p: PromptResult, metric: string, runs: readonly number[]):
   return sum === null ? null : sum.map((s) => s / runs.length);
 }
 
-function test(row: PromptResult, ref: PromptResult, metric: string, alpha: number): SignificanceTest | null {
-  const a = valuesOf(row, metric);
-  const b = valuesOf(ref, metric);
-  const shared = a.runs.filter((r) => b.runs.includes(r));
-  let pairing: Pairing = 'runs';
-  let xs: number[];
-  let ys: number[];
-  const ea = shared.length > 0 ? exampleMeans(row, metric, shared) : null;
-  const eb = shared.length > 0 ? exampleMeans(ref, metric, shared) : null;
-  if (ea && eb && ea.length === eb.length) {
-    pairing = 'examples';
-    xs = ea;
-    ys = eb;
-  } else {
-    xs = shared.map((r) => a.values[a.runs.indexOf(r)] as number);
-    ys = shared.map((r) => b.values[b.runs.indexOf(r)] as number);
+interface Compared {
+  row: PromptResult;
+  ref: PromptResult;
+  /** Both rows identical in every run: their shared runs are one. */
+  bothIdentical: boolean;
+}
+
+function sharedRuns(c: Compared, metric: string): number[] {
+  const b = valuesOf(c.ref, metric).runs;
+  return valuesOf(c.row, metric).runs.filter((r) => b.includes(r));
+}
+
+/** Per-example scores of both rows, each averaged over their shared runs; null unless both have them, one length. */
+function examplePairs(c: Compared, metric: string): { xs: number[]; ys: number[] } | null {
+  const shared = sharedRuns(c, metric);
+  if (shared.length === 0) return null;
+  const xs = exampleMeans(c.row, metric, shared);
+  const ys = exampleMeans(c.ref, metric, shared);
+  return xs && ys && xs.length === ys.length ? { xs, ys } : null;
+}
+
+function test(c: Compared, metric: string, alpha: number): SignificanceTest | null {
+  let pairing: Pairing = 'examples';
+  let pairs = examplePairs(c, metric);
+  if (!pairs) {
+    pairing = 'runs';
+    const a = valuesOf(c.row, metric);
+    const b = valuesOf(c.ref, metric);
+    const shared = sharedRuns(c, metric).slice(0, c.bothIdentical ? 1 : undefined);
+    pairs = { xs: shared.map((r) => a.values[a.runs.indexOf(r)] as number), ys: shared.map((r) => b.values[b.runs.indexOf(r)] as number) };
   }
-  const t = pairedTTest(xs, ys);
+  const t = pairedTTest(pairs.xs, pairs.ys);
   if (!t) return null;
-  return { against: ref.kind, pairing, t: t.t, df: t.df, p: t.p, n: t.n, significant: t.p < alpha };
+  return { against: c.ref.kind, pairing, t: t.t, df: t.df, p: t.p, n: t.n, significant: t.p < alpha };
+}
+
+function interval(c: Compared, metric: string, opts: Required<BootstrapOptions>): MetricSummary['interval'] {
+  const pairs = examplePairs(c, metric);
+  const b = pairs && pairedBootstrap(pairs.xs, pairs.ys, opts);
+  return b ? { against: c.ref.kind, ...b } : null;
 }
 
 /** Summarize results into the report's JSON form (see the module comment for the statistics). */
 export function reportJson(input: ReportInput): ReportJson {
   validate(input);
   const alpha = input.alpha ?? 0.05;
+  const boot: Required<BootstrapOptions> = {
+    resamples: input.bootstrap?.resamples ?? BOOTSTRAP_RESAMPLES,
+    seed: input.bootstrap?.seed ?? BOOTSTRAP_SEED,
+    level: input.bootstrap?.level ?? BOOTSTRAP_LEVEL,
+  };
   const metrics = metricOrder(input);
+  const identical = new Map(input.prompts.map((p) => [p.kind, identicalRuns(p, metrics)]));
   const lowerIsBetter = [...(input.lowerIsBetter ?? [])];
   const better = (metric: string, x: number, y: number) => (lowerIsBetter.includes(metric) ? x < y : x > y);
 
   const means = new Map<string, Map<string, number>>(); // kind -> metric -> mean
   for (const p of input.prompts) {
     const m = new Map<string, number>();
-    for (const metric of metrics) m.set(metric, mean(valuesOf(p, metric).values));
+    for (const metric of metrics) m.set(metric, mean(valuesOf({ runs: reportedRuns(p, identical.get(p.kind) === true) }, metric).values));
     means.set(p.kind, m);
   }
   const meanOf = (p: PromptResult, metric: string) => means.get(p.kind)?.get(metric) ?? NaN;
@@ -130,11 +185,13 @@ export function reportJson(input: ReportInput): ReportJson {
   }
 
   const rows: ReportRow[] = input.prompts.map((p) => {
+    const same = identical.get(p.kind) === true;
     const cells: Record<string, MetricSummary> = {};
     for (const metric of metrics) {
-      const { runs, values } = valuesOf(p, metric);
+      const { runs, values } = valuesOf({ runs: reportedRuns(p, same) }, metric);
       const refKind = reference[metric];
       const ref = refKind == null ? undefined : input.prompts.find((q) => q.kind === refKind);
+      const c: Compared | null = ref && ref !== p ? { row: p, ref, bothIdentical: same && identical.get(ref.kind) === true } : null;
       const m = meanOf(p, metric);
       cells[metric] = {
         mean: m,
@@ -143,15 +200,19 @@ export function reportJson(input: ReportInput): ReportJson {
         values,
         runs,
         best: !Number.isNaN(m) && m === bestMean[metric],
-        test: ref && ref !== p ? test(p, ref, metric, alpha) : null,
+        test: c ? test(c, metric, alpha) : null,
+        interval: c ? interval(c, metric, boot) : null,
       };
     }
-    const row: ReportRow = { kind: p.kind, manual: isManual(p), metrics: cells };
+    const row: ReportRow = { kind: p.kind, manual: isManual(p), identical: same, runsMeasured: p.runs.length, metrics: cells };
     if (p.prompt !== undefined) row.prompt = p.prompt;
+    const variation = p.variation ?? input.variation;
+    if (variation !== undefined) row.variation = variation;
     return row;
   });
 
-  const out: ReportJson = { split: input.split ?? 'test', alpha, metrics, lowerIsBetter, reference, rows };
+  const out: ReportJson = { split: input.split ?? 'test', alpha, metrics, lowerIsBetter, reference, bootstrap: boot, rows };
+  if (input.variation !== undefined) out.variation = input.variation;
   if (input.title !== undefined) out.title = input.title;
   if (input.task !== undefined) out.task = input.task;
   return out;

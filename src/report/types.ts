@@ -5,6 +5,7 @@
  * optionally the per-example scores behind them. Output: `ReportJson` (written as report.json) holds everything the
  * Markdown table shows, so `paprec report` can rebuild report.md from it alone.
  */
+import type { BootstrapInterval, BootstrapOptions } from './bootstrap.js';
 
 /** Metric name -> value, e.g. { 'HR@5': 0.031, 'NDCG@5': 0.021 }. */
 export type MetricRecord = Readonly<Record<string, number>>;
@@ -29,6 +30,8 @@ export interface PromptResult {
   manual?: boolean;
   /** The prompt text (or a description), kept in report.json. */
   prompt?: string;
+  /** What differs between this row's runs, when it is not what `ReportInput.variation` says. */
+  variation?: string;
   runs: readonly RunResult[];
 }
 
@@ -44,11 +47,20 @@ export interface ReportInput {
   prompts: readonly PromptResult[];
   /** Significance level; default 0.05. */
   alpha?: number;
+  /** What differs between runs, e.g. "runs differ by the rendering seed: history joiners". */
+  variation?: string;
+  /** The paired bootstrap over users (defaults: 1,000 resamples, seed 2022, 95%). */
+  bootstrap?: BootstrapOptions;
 }
 
 /** How a test paired its two samples. */
 export type Pairing = 'examples' | 'runs';
 
+/**
+ * The rule of the stars: a paired two-sided t-test against the column's best manual prompt that pairs examples
+ * (users) whenever both rows carry per-example scores for the metric in every run they share; otherwise (BLEU-4, a
+ * corpus statistic, or results without per-example scores) it pairs runs, and with fewer than two runs none is run.
+ */
 export interface SignificanceTest {
   /** The row tested against: the best manual prompt of this metric. */
   against: string;
@@ -70,7 +82,7 @@ export interface MetricSummary {
   mean: number;
   /** Sample standard deviation over runs (n - 1); 0 for a single run. */
   std: number;
-  /** Number of runs with a value. */
+  /** Number of runs with a value; 1 when every run of the row was identical (see `ReportRow.identical`). */
   n: number;
   /** The per-run values, in run order. */
   values: number[];
@@ -79,12 +91,25 @@ export interface MetricSummary {
   best: boolean;
   /** Null for the reference row itself, without manual rows, or with fewer than two pairs. */
   test: SignificanceTest | null;
+  /**
+   * 95% paired bootstrap interval over examples (users) of this row minus the best manual prompt; null without
+   * per-example scores in both rows, for the reference row itself, or without manual rows.
+   */
+  interval: (BootstrapInterval & { against: string }) | null;
 }
 
 export interface ReportRow {
   kind: string;
   manual: boolean;
   prompt?: string;
+  /** What differs between the row's runs (the row's own `variation`, else the report's). */
+  variation?: string;
+  /**
+   * Every run gave identical per-example scores and metric values: nothing differed, so the row is one run
+   * (`runsMeasured` says how many were measured).
+   */
+  identical: boolean;
+  runsMeasured: number;
   metrics: Record<string, MetricSummary>;
 }
 
@@ -97,5 +122,8 @@ export interface ReportJson {
   lowerIsBetter: string[];
   /** Per metric: the kind of the best manual prompt (the test reference), or null without manual rows. */
   reference: Record<string, string | null>;
+  variation?: string;
+  /** Settings of the paired bootstrap behind each cell's `interval`. */
+  bootstrap: { resamples: number; seed: number; level: number };
   rows: ReportRow[];
 }

@@ -36,7 +36,7 @@ export async function writeReport(
   await writeFileAtomic(files[1]!, markdown);
   for (const plot of opts.plots ?? []) {
     const file = path.resolve(dir, plot.file);
-    await writeFileAtomic(file, plotLines(plot.series, plot.options));
+    await writeFileAtomic(file, await plotLines(plot.series, plot.options));
     files.push(file);
   }
   return { json, markdown, files };

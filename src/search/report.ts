@@ -1,14 +1,17 @@
 /**
  * The files of a search folder that are derived, not searched: prompt.json, report.json + report.md (the paper's
- * table on the test split), surrogate.svg (validation score per epoch) and, for a length sweep, length.svg (the test
- * metrics against l, the paper's Figure 3). All are rebuilt from state.json + results.json by `paprec report`.
+ * table on the test split), surrogate.svg (validation score per epoch, with the test value of each kept prompt at its
+ * kept epoch once the test evaluation is done), time.svg (the best validation score against the search's cumulative
+ * wall time, from history.jsonl: the criterion ablation's axis) and, for a length sweep, length.svg (the test metrics
+ * against l, the paper's Figure 3). All are rebuilt from state.json + history.jsonl + results.json by `paprec report`.
  */
 import * as path from 'node:path';
-import type { Tokenizer } from '../types.js';
-import { plotLines, reportJson, reportMarkdown, type PromptResult, type ReportJson, type Series } from '../report/index.js';
+import type { Task, Tokenizer } from '../types.js';
+import { plotLines, reportJson, reportMarkdown, type Marker, type PlotOptions, type PromptResult, type ReportJson, type Series } from '../report/index.js';
 import { readFileOrFail, writeFileAtomic } from '../util/fs.js';
 import { PaprecError } from '../errors.js';
-import type { RunState, VariantState } from './state.js';
+import { readHistory, type HistoryRecord } from './history.js';
+import { HISTORY_FILE, type RunState, type VariantSpec, type VariantState } from './state.js';
 
 export const RESULTS_FILE = 'results.json';
 
@@ -79,23 +82,142 @@ export function promptJson(state: RunState, tokenizer: Pick<Tokenizer, 'idToPiec
   };
 }
 
-/** Validation score per epoch, one line per search. */
-export function surrogatePlot(state: RunState): string {
-  const series: Series[] = state.variants
-    .filter((v) => v.curve.length > 0)
-    .map((v) => ({ name: v.spec.name, points: v.curve.map((p) => [p.epoch, p.score] as const) }));
-  const what = state.options.criterion === 'loss' ? 'validation -loss' : state.options.criterion === 'full' ? 'validation full metric' : 'validation surrogate';
-  return plotLines(series, { title: `PAP-REC search (${state.options.task}): ${what} per epoch`, xLabel: 'epoch', yLabel: what });
+/** A search as a reader names it: "non-personalized, l = 5" for np-l5 (", prefix" when placements vary). */
+export function searchLabel(spec: VariantSpec, withPlacement = false): string {
+  return `${spec.personalized ? 'personalized' : 'non-personalized'}, l = ${spec.length}${withPlacement ? `, ${spec.placement}` : ''}`;
 }
 
-export function lengthPlot(results: SearchResults): string | undefined {
+function labels(state: RunState): Map<string, string> {
+  const multi = new Set(state.variants.map((v) => v.spec.placement)).size > 1;
+  return new Map(state.variants.map((v) => [v.spec.name, searchLabel(v.spec, multi)]));
+}
+
+/** The validation criterion in words, and the same quantity computed from a row's test metrics (none for loss). */
+function criterion(state: RunState): { what: string; fromTest: ((m: Readonly<Record<string, number>>) => number) | null } {
+  const o = state.options;
+  const text = o.task === 'explanation';
+  if (o.criterion === 'loss') return { what: 'validation -loss', fromTest: null };
+  if (o.criterion === 'full') {
+    return { what: 'validation full metric (sum of the table columns)', fromTest: (m) => Object.entries(m).reduce((s, [k, v]) => (k === 'HR@1' ? s : s + v), 0) };
+  }
+  const w = (alpha: number) => (alpha === 1 ? '' : `${alpha} `);
+  return text
+    ? { what: `validation surrogate (BLEU-4 + ${w(o.alphaExp)}ROUGE-L)`, fromTest: (m) => m['BLEU-4']! + o.alphaExp * m['ROUGE-L']! }
+    : { what: `validation surrogate (HR@5 + ${w(o.alphaSeq)}NDCG@5)`, fromTest: (m) => m['HR@5']! + o.alphaSeq * m['NDCG@5']! };
+}
+
+function meanMetrics(row: PromptResult): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const name of Object.keys(row.runs[0]?.metrics ?? {})) {
+    const xs = row.runs.map((r) => r.metrics[name]).filter((x): x is number => typeof x === 'number');
+    out[name] = xs.reduce((a, b) => a + b, 0) / xs.length;
+  }
+  return out;
+}
+
+export const KEPT_TEST = 'test split, kept prompt (at its kept epoch)';
+
+/** The test value of each kept prompt, in the validation criterion's terms, at the epoch it was kept. */
+function keptMarkers(state: RunState, results: SearchResults | undefined, names: Map<string, string>): Marker[] {
+  const f = criterion(state).fromTest;
+  if (!results || !f) return [];
+  const markers: Marker[] = [];
+  for (const { kind, variant } of automatedRows(state)) {
+    const row = results.prompts.find((p) => p.kind === kind);
+    if (!row || row.runs.length === 0) continue;
+    markers.push({ name: KEPT_TEST, series: names.get(variant.spec.name)!, x: variant.bestEpoch, y: f(meanMetrics(row)) });
+  }
+  return markers;
+}
+
+/** A chart before rendering: its lines and options (markers included). */
+export interface Chart {
+  series: Series[];
+  options: PlotOptions;
+}
+
+/** Validation score per epoch, one line per search, and (with test results) the kept prompts' test values. */
+export function surrogateChart(state: RunState, results?: SearchResults): Chart {
+  const names = labels(state);
+  const series: Series[] = state.variants
+    .filter((v) => v.curve.length > 0)
+    .map((v) => ({ name: names.get(v.spec.name)!, points: v.curve.map((p) => [p.epoch, p.score] as const) }));
+  const { what, fromTest } = criterion(state);
+  const markers = keptMarkers(state, results, names);
+  const o = state.options;
+  const subtitle =
+    `Search criterion ${o.criterion}, k = ${o.k}, ${o.beams} beams${o.maxUsers ? `, first ${o.maxUsers} users` : ''}. ` +
+    (markers.length > 0
+      ? 'Diamond: the prompt each search kept, scored the same way on the test split (beam 20, mean over runs), at its kept epoch.'
+      : fromTest
+        ? 'Test values of the kept prompts appear once the test evaluation is done.'
+        : 'The loss criterion has no test counterpart to mark.');
+  return {
+    series,
+    options: { title: `PAP-REC search (${o.task}): ${what} per epoch`, subtitle, xLabel: 'epoch', yLabel: what.replace(/^validation /, ''), legendTitle: 'search', markers },
+  };
+}
+
+export async function surrogatePlot(state: RunState, results?: SearchResults): Promise<string> {
+  const c = surrogateChart(state, results);
+  return plotLines(c.series, c.options);
+}
+
+/** Per search: the best validation score so far after each committed round, against cumulative wall time. */
+export function timeSeries(state: RunState, history: readonly HistoryRecord[]): Series[] {
+  const names = labels(state);
+  const out: Series[] = [];
+  for (const v of state.variants) {
+    let t = 0;
+    const points: Array<readonly [number, number]> = [];
+    for (const h of history) {
+      if (h.search !== v.spec.name || !Number.isFinite(h.time)) continue;
+      t += h.time;
+      points.push([t, h.best]);
+    }
+    if (points.length > 0) out.push({ name: names.get(v.spec.name)!, points });
+  }
+  return out;
+}
+
+/** The criterion ablation's plot: best validation score against seconds of search; undefined without timed rounds. */
+export async function timePlot(state: RunState, history: readonly HistoryRecord[]): Promise<string | undefined> {
+  const series = timeSeries(state, history);
+  if (series.length === 0) return undefined;
+  const { what } = criterion(state);
+  const o = state.options;
+  return plotLines(series, {
+    title: `PAP-REC search (${o.task}): best ${what} against wall time`,
+    subtitle: `Criterion ${o.criterion}, k = ${o.k}: the best score so far after each round, against the seconds the search had run (history.jsonl).`,
+    xLabel: 'wall time (s, cumulative)',
+    yLabel: `best ${what.replace(/^validation /, '')}`,
+    legendTitle: 'search',
+    step: true,
+  });
+}
+
+export async function lengthPlot(results: SearchResults): Promise<string | undefined> {
   if (!results.lengths || results.lengths.length < 2) return undefined;
   const names = Object.keys(results.lengths[0]!.metrics);
+  const placement = results.lengths[0]!.placement;
   const series: Series[] = names.map((m) => ({
     name: m,
-    points: results.lengths!.filter((r) => r.placement === results.lengths![0]!.placement).map((r) => [r.length, r.metrics[m]!] as const),
+    points: results.lengths!.filter((r) => r.placement === placement).map((r) => [r.length, r.metrics[m]!] as const),
   }));
-  return plotLines(series, { title: `Test metrics against the prompt length l (${results.task})`, xLabel: 'l (task tokens)', yLabel: 'test metric' });
+  return plotLines(series, {
+    title: `Test metrics against the prompt length l (${results.task})`,
+    subtitle: `Non-personalized prompts, ${placement} placement; mean over the test runs.`,
+    xLabel: 'l (task tokens)',
+    yLabel: 'test metric',
+    legendTitle: 'metric',
+  });
+}
+
+/** What differs between the test runs of a task's rows: the rendering seed, which only sequential examples use. */
+export function runVariation(task: Task): string {
+  return task === 'sequential'
+    ? 'runs differ by the rendering seed (seed + r - 1): the history joiners, " , " or " -> "'
+    : `runs differ by the rendering seed (seed + r - 1), which renders no ${task} example differently (one joiner)`;
 }
 
 export function buildReport(state: RunState, results: SearchResults): { json: ReportJson; markdown: string } {
@@ -103,13 +225,14 @@ export function buildReport(state: RunState, results: SearchResults): { json: Re
     title: `PAP-REC ${state.options.task} prompts on the test split (${state.options.runs} runs)`,
     task: state.options.task,
     split: 'test',
+    variation: runVariation(state.options.task),
     prompts: results.prompts,
   });
   const o = state.options;
   const notes = [
     '',
     `Search: criterion ${o.criterion}, k = ${o.k}, ${o.beams} beams, at most ${o.epochs} epochs, seed ${o.seed}` +
-      `${o.maxUsers ? `, first ${o.maxUsers} users` : ''}. Test: beam 20, top 10; runs differ by the rendering seed.`,
+      `${o.maxUsers ? `, first ${o.maxUsers} users` : ''}. Test: beam 20, top 10.`,
     '',
     '| search | l | placement | validation start | validation best | epochs | stop |',
     '|---|---:|---|---:|---:|---:|---|',
@@ -121,16 +244,28 @@ export function buildReport(state: RunState, results: SearchResults): { json: Re
   return { json, markdown: `${reportMarkdown(json)}\n${notes.join('\n')}\n` };
 }
 
-/** Write prompt.json, surrogate.svg and (with test results) report.json, report.md and length.svg. */
-export async function writeReportFiles(outDir: string, state: RunState, tokenizer: Pick<Tokenizer, 'idToPiece'>, results?: SearchResults): Promise<void> {
-  await writeFileAtomic(path.join(outDir, 'prompt.json'), `${JSON.stringify(promptJson(state, tokenizer), null, 2)}\n`);
-  if (state.variants.some((v) => v.curve.length > 0)) await writeFileAtomic(path.join(outDir, 'surrogate.svg'), surrogatePlot(state));
-  if (!results) return;
+/**
+ * Write prompt.json, surrogate.svg, time.svg (with timed rounds in history.jsonl) and, with test results,
+ * report.json, report.md and length.svg. Returns the names written.
+ */
+export async function writeReportFiles(outDir: string, state: RunState, tokenizer: Pick<Tokenizer, 'idToPiece'>, results?: SearchResults): Promise<string[]> {
+  const written: string[] = [];
+  const write = async (name: string, text: string) => {
+    await writeFileAtomic(path.join(outDir, name), text);
+    written.push(name);
+  };
+  await write('prompt.json', `${JSON.stringify(promptJson(state, tokenizer), null, 2)}\n`);
+  if (state.variants.some((v) => v.curve.length > 0)) await write('surrogate.svg', await surrogatePlot(state, results));
+  // The committed rounds only: a line after them belongs to a round a kill interrupted.
+  const tp = await timePlot(state, (await readHistory(path.join(outDir, HISTORY_FILE))).slice(0, state.historyLength));
+  if (tp) await write('time.svg', tp);
+  if (!results) return written;
   const { json, markdown } = buildReport(state, results);
-  await writeFileAtomic(path.join(outDir, 'report.json'), `${JSON.stringify(json, null, 2)}\n`);
-  await writeFileAtomic(path.join(outDir, 'report.md'), markdown);
-  const lp = lengthPlot(results);
-  if (lp) await writeFileAtomic(path.join(outDir, 'length.svg'), lp);
+  await write('report.json', `${JSON.stringify(json, null, 2)}\n`);
+  await write('report.md', markdown);
+  const lp = await lengthPlot(results);
+  if (lp) await write('length.svg', lp);
+  return written;
 }
 
 export async function readResults(outDir: string): Promise<SearchResults> {

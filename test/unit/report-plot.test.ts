@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { niceAxis, plotLines } from '../../src/report/plot.js';
+import { PALETTE, lineChartSpec, plotLines, wrapText } from '../../src/report/plot.js';
 
 interface XmlElement {
   name: string;
@@ -96,64 +96,93 @@ describe('parseXml (the test helper)', () => {
   });
 });
 
-describe('niceAxis', () => {
-  it('picks 1-2-5 steps covering the data', () => {
-    expect(niceAxis(0.0123, 0.0871, 5)).toMatchObject({ min: 0, max: 0.1, ticks: [0, 0.02, 0.04, 0.06, 0.08, 0.1], decimals: 2 });
-    expect(niceAxis(1, 7, 6, true).ticks).toEqual([1, 2, 3, 4, 5, 6, 7]);
-    expect(niceAxis(1, 3, 6, true).ticks).toEqual([1, 2, 3]); // no half epochs
-    const flat = niceAxis(0.5, 0.5);
-    expect(flat.min).toBeLessThan(0.5);
-    expect(flat.max).toBeGreaterThan(0.5);
+const texts = (root: XmlElement, role: string) =>
+  all(root, (e) => e.name === 'g' && (e.attrs.class ?? '').includes(role)).flatMap((g) => all(g, (e) => e.name === 'text')).map((e) => e.text + e.children.map((c) => c.text).join(' '));
+
+describe('wrapText', () => {
+  it('packs words into lines of at most the width, a longer word alone', () => {
+    expect(wrapText('a bb ccc dddd', 6)).toEqual(['a bb', 'ccc', 'dddd']);
+    expect(wrapText('abcdefghij k', 4)).toEqual(['abcdefghij', 'k']);
+    expect(wrapText('short title')).toEqual(['short title']);
   });
 });
 
-describe('plotLines', () => {
+describe('plotLines (vega-lite rendered by vega, headless)', () => {
   const series = [
-    { name: 'non-personalized', points: [[1, 0.031], [2, 0.035], [3, 0.041], [4, 0.041]] as [number, number][] },
-    { name: 'personalized <l=5> & more', points: [[1, 0.031], [2, 0.038], [3, 0.047], [4, NaN], [5, 0.052]] as [number, number][] },
+    { name: 'personalized, l = 5', points: [[1, 0.031], [2, 0.038], [3, 0.047], [4, NaN], [5, 0.052]] as [number, number][] },
+    { name: 'non-personalized <l=5> & more', points: [[1, 0.031], [2, 0.035], [3, 0.041], [4, 0.041]] as [number, number][] },
   ];
-  const svg = plotLines(series, { title: 'Validation surrogate (HR@5 + NDCG@5)', xLabel: 'epoch', yLabel: 'surrogate' });
-  const root = parseXml(svg);
-
-  it('is a well-formed standalone SVG with title and axis labels', () => {
+  const opts = {
+    title: 'Validation surrogate (HR@5 + NDCG@5)',
+    subtitle: 'diamond: the test value of the kept prompt',
+    xLabel: 'epoch',
+    yLabel: 'surrogate',
+    legendTitle: 'search',
+    markers: [{ name: 'test, kept prompt', series: 'personalized, l = 5', x: 5, y: 0.044 }],
+  };
+  let svg = '';
+  let root: XmlElement;
+  it('renders a well-formed SVG with the title, subtitle, axis titles and every series named whole', async () => {
+    svg = await plotLines(series, opts);
+    root = parseXml(svg);
     expect(root.name).toBe('svg');
     expect(root.attrs.xmlns).toBe('http://www.w3.org/2000/svg');
-    const texts = all(root, (e) => e.name === 'text').map((e) => e.text);
-    expect(texts).toContain('Validation surrogate (HR@5 + NDCG@5)');
-    expect(texts).toContain('epoch');
-    expect(texts).toContain('surrogate');
-    expect(texts).toContain('personalized <l=5> & more'); // escaped in the file, intact once parsed
+    expect(svg).not.toMatch(/NaN|undefined|Infinity/);
+    expect(texts(root, 'role-title-text')).toEqual([opts.title]);
+    expect(texts(root, 'role-title-subtitle')).toEqual([opts.subtitle]);
+    expect(texts(root, 'role-axis-title')).toEqual(['epoch', 'surrogate']);
+    // Legends: the series in the given order, escaped in the file and intact once parsed, never shortened with "…".
+    expect(texts(root, 'role-legend-label')).toEqual([...series.map((s) => s.name), 'test, kept prompt']);
+    expect(texts(root, 'role-legend-title')).toEqual(['search']);
+    expect(svg).not.toContain('…');
   });
 
-  it('draws one polyline per series through its finite points, inside the plot', () => {
-    const groups = all(root, (e) => e.name === 'g' && e.attrs.class === 'series');
-    expect(groups.map((g) => g.attrs['data-name'])).toEqual(series.map((s) => s.name));
-    const counts = groups.map((g) => g.children.find((c) => c.name === 'polyline')!.attrs.points!.trim().split(/\s+/).length);
-    expect(counts).toEqual([4, 4]); // the NaN point is skipped
-    const width = Number(root.attrs.width);
-    const height = Number(root.attrs.height);
-    for (const g of groups) {
-      const pts = g.children.find((c) => c.name === 'polyline')!.attrs.points!.trim().split(/\s+/).map((p) => p.split(',').map(Number));
-      for (const [x, y] of pts) {
-        expect(x! > 0 && x! < width && y! > 0 && y! < height).toBe(true);
-      }
-      // Higher values are drawn higher (smaller y): the series rise.
-      expect(pts[pts.length - 1]![1]!).toBeLessThan(pts[0]![1]!);
-    }
+  it('draws one line per series through its finite points, and the marker', () => {
+    const lines = all(root, (e) => e.name === 'g' && (e.attrs.class ?? '').startsWith('mark-line'));
+    const paths = lines.flatMap((g) => all(g, (e) => e.name === 'path'));
+    expect(paths).toHaveLength(2);
+    // M + one L per further point: 4 finite points each (the NaN one is skipped).
+    expect(paths.map((p) => (p.attrs.d!.match(/L/g) ?? []).length).sort()).toEqual([3, 3]);
+    // Colours in the given order, the same in the legend: personalized (first) takes the first colour.
+    expect(paths.map((p) => p.attrs.stroke).sort()).toEqual([PALETTE[0], PALETTE[1]].sort());
+    const marker = all(root, (e) => e.name === 'g' && (e.attrs.class ?? '').split(' ').includes('layer_1_marks'))[0]!;
+    const points = all(marker, (e) => e.name === 'path');
+    expect(points).toHaveLength(1);
+    expect(points[0]!.attrs.fill).toBe(PALETTE[0]);
   });
 
-  it('labels the ticks and lists every series in the legend', () => {
-    const tickLabels = all(root, (e) => e.name === 'g' && e.attrs.class === 'tick-labels')[0]!.children.map((c) => c.text);
-    for (const x of ['1', '2', '3', '4', '5']) expect(tickLabels).toContain(x);
-    expect(tickLabels).toContain('0.030');
-    const legend = all(root, (e) => e.name === 'g' && e.attrs.class === 'legend')[0]!;
-    expect(legend.children.filter((c) => c.name === 'text').map((c) => c.text)).toEqual(series.map((s) => s.name));
+  it('is deterministic: the same input gives the same bytes, whatever was rendered before', async () => {
+    await plotLines([{ name: 'other', points: [[0, 1], [1, 2]] }], { title: 'other', xLabel: 'x', yLabel: 'y' });
+    expect(await plotLines(series, opts)).toBe(svg);
   });
 
-  it('draws empty and single-point series without breaking the document', () => {
-    const one = parseXml(plotLines([{ name: 'only', points: [[5, 0.2]] }, { name: 'none', points: [] }], { title: 't', xLabel: 'l', yLabel: 'HR@5' }));
-    expect(all(one, (e) => e.name === 'polyline')).toHaveLength(0);
-    expect(all(one, (e) => e.name === 'circle').length).toBeGreaterThanOrEqual(1);
-    expect(() => parseXml(plotLines([], { title: 'empty', xLabel: 'x', yLabel: 'y' }))).not.toThrow();
+  it('makes room for long titles and legend names instead of cutting them', async () => {
+    const short = parseXml(await plotLines([{ name: 'a', points: [[1, 1], [2, 2]] }], { title: 't', xLabel: 'x', yLabel: 'y' }));
+    const name = 'personalized, l = 5, prefix placement, with a deliberately long legend label';
+    const long = parseXml(await plotLines([{ name, points: [[1, 1], [2, 2]] }], { title: 't', xLabel: 'x', yLabel: 'y' }));
+    // Helvetica averages over 0.5 em per character: the label needs at least 0.5 * 12 px * its length.
+    expect(Number(long.attrs.width) - Number(short.attrs.width)).toBeGreaterThan(0.5 * 12 * (name.length - 1));
+    expect(texts(long, 'role-legend-label')).toEqual([name]);
+    const title = 'A title of more than seventy characters is wrapped onto two lines, never cut at the edge';
+    const wrapped = parseXml(await plotLines([], { title, xLabel: 'x', yLabel: 'y' }));
+    expect(texts(wrapped, 'role-title-text')).toEqual([wrapText(title).join(' ')]);
+    expect(Number(wrapped.attrs.width)).toBeGreaterThan(0.5 * 15 * Math.max(...wrapText(title).map((l) => l.length)));
+  });
+
+  it('draws empty and single-point series without NaN', async () => {
+    const one = await plotLines([{ name: 'only', points: [[5, 0.2]] }, { name: 'none', points: [] }], { title: 't', xLabel: 'l', yLabel: 'HR@5' });
+    expect(() => parseXml(one)).not.toThrow();
+    expect(one).not.toContain('NaN');
+    expect(texts(parseXml(one), 'role-legend-label')).toEqual(['only', 'none']);
+    const empty = await plotLines([], { title: 'empty', xLabel: 'x', yLabel: 'y' });
+    expect(() => parseXml(empty)).not.toThrow();
+    expect(empty).not.toContain('NaN');
+  });
+
+  it('asks for whole-number ticks when every x is an integer', () => {
+    const spec = lineChartSpec(series, opts) as { layer: Array<{ encoding: { x: { axis: Record<string, unknown> } } }> };
+    expect(spec.layer[0]!.encoding.x.axis).toMatchObject({ tickMinStep: 1, format: 'd' });
+    const real = lineChartSpec([{ name: 's', points: [[0.5, 1]] }], opts) as typeof spec;
+    expect(real.layer[0]!.encoding.x.axis.format).toBeUndefined();
   });
 });

@@ -112,7 +112,7 @@ describe('reportMarkdown', () => {
     expect(lines[6]).toBe('| non-personalized | 0.1200 ± 0.0100 | 0.0800 ± 0.0100 |');
     expect(lines[7]).toBe('| personalized | **0.1700 ± 0.0173** * | **0.1100 ± 0.0100** * |');
     expect(md).toContain('Mean ± sample standard deviation over 3 runs (sequential, test split)');
-    expect(md).toContain('paired two-sided t-test against the best manual prompt of the column (seen manual / unseen manual), paired over runs.');
+    expect(md).toContain('paired two-sided t-test against the best manual prompt of the column (seen manual / unseen manual); HR@5, NDCG@5 (no per-example score) pair runs (n = 3).');
   });
 
   it('rebuilds the same table from report.json read back', () => {
@@ -129,8 +129,9 @@ describe('reportMarkdown', () => {
         { kind: 'a|b', runs: [{ run: 1, metrics: { 'HR@5': 0.25, 'BLEU-4': 1.5 } }] },
       ],
     });
-    expect(md).toContain('| seen manual | **0.5000 ± 0.0000** | – |');
-    expect(md).toContain('| a\\|b | 0.2500 ± 0.0000 | **1.5000 ± 0.0000** |');
+    expect(md).toContain('| seen manual | **0.5000** | – |'); // one run: no ± 0.0000
+    expect(md).toContain('| a\\|b | 0.2500 | **1.5000** |');
+    expect(md).toContain('HR@5 (no per-example score): no test is run with a single run');
     expect(md).toContain('over 1 run (test split)');
   });
 });
@@ -145,7 +146,7 @@ describe('writeReport', () => {
       expect(out.files.map((f) => path.basename(f))).toEqual(['report.json', 'report.md', 'surrogate.svg']);
       const back = JSON.parse(readFileSync(path.join(dir, 'report.json'), 'utf8'));
       expect(reportMarkdown(back)).toBe(readFileSync(path.join(dir, 'report.md'), 'utf8'));
-      expect(readFileSync(path.join(dir, 'surrogate.svg'), 'utf8')).toContain('<polyline');
+      expect(readFileSync(path.join(dir, 'surrogate.svg'), 'utf8')).toMatch(/^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"[\s\S]*personalized[\s\S]*<\/svg>\n$/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
