@@ -189,13 +189,13 @@ export async function runEval(o: EvalOptions, io: EvalIo = {}): Promise<EvalRepo
   return report;
 }
 
-/** The paper's table: one row per prompt (and the baseline), `mean ± std` per metric. */
+/** The paper's table: one row per prompt (and the baseline), `mean ± std` per metric; a row whose runs were all
+ * identical shows its one value. */
 export function formatEvalTable(r: EvalReport): string {
-  const names = Object.keys(r.metrics);
-  const cell = (s: MetricSummary) => `${s.mean.toFixed(4)} ± ${s.std.toFixed(4)}`;
-  const rows: string[][] = [['prompt', ...names], [r.prompt, ...names.map((n) => cell(r.metrics[n]!))]];
-  if (r.constrained) rows.push([`${r.prompt}${CONSTRAINED}`, ...names.map((n) => cell(r.constrained![n]!))]);
-  if (r.baseline) rows.push([POPULAR, ...names.map((n) => cell(r.baseline!.metrics[n]!))]);
+  const names = r.table.metrics;
+  const cell = (s: { mean: number; std: number; n: number }) => (s.n > 1 ? `${s.mean.toFixed(4)} ± ${s.std.toFixed(4)}` : s.mean.toFixed(4));
+  const rows: string[][] = [['prompt', ...names]];
+  for (const row of r.table.rows) rows.push([`${row.kind}${row.identical ? ' (identical in every run)' : ''}`, ...names.map((n) => cell(row.metrics[n]!))]);
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
   const line = (row: string[]) => row.map((v, c) => v.padEnd(widths[c]!)).join('  ');
   const head = `${r.task} / ${r.split}: ${r.examples} examples, ${r.runsCompleted} run(s)${r.interrupted ? ' (interrupted)' : ''}`;

@@ -18,7 +18,8 @@ import { loadDataset } from '../data/dataset.js';
 import { MAX_HISTORY } from '../data/splits.js';
 import { SegmentEncoder } from '../prompts/segmentEncoder.js';
 import { loadTokenizer } from '../tokenizer/load.js';
-import type { Task } from '../types.js';
+import type { Dataset, RaggedRows, Task, Tokenizer } from '../types.js';
+import { SURROGATE_BEAMS } from '../protocol/decoding.js';
 import { appendFileSynced, ensureDir, exists, removeStaleTemps } from '../util/fs.js';
 import { userEntries } from '../util/lock.js';
 import { epochExamples, packTrainData, PRETRAIN_TASKS } from './data.js';
@@ -127,7 +128,8 @@ async function prepareOutDir(out: string, overwrite: boolean, resume: boolean): 
   await ensureDir(out);
 }
 
-export async function pretrain(opts: PretrainOptions, onEvent: (e: PretrainEvent) => void = () => {}): Promise<PretrainResult> {
+/** Every option that needs no file, checked before any work; the tasks, deduplicated. */
+function checkOptions(opts: PretrainOptions): Task[] {
   positiveInt(opts.epochs, 'epochs');
   positiveInt(opts.batchSize, 'batch size');
   positiveInt(opts.maxUsers, 'max users');
@@ -141,8 +143,23 @@ export async function pretrain(opts: PretrainOptions, onEvent: (e: PretrainEvent
   if (opts.overwrite && opts.resume) fail('pretrain', '--overwrite and --resume exclude each other');
   const tasks: Task[] = [...new Set<Task>(opts.tasks ?? ['sequential', 'matching'])];
   for (const t of tasks) if (!PRETRAIN_TASKS.includes(t)) fail('pretrain', `unknown task "${t}"; known: ${PRETRAIN_TASKS.join(', ')}`);
-  const seed = opts.seed ?? 1;
+  return tasks;
+}
 
+/** What a run reads and decides before its first step. */
+interface Run {
+  opts: PretrainOptions;
+  tokenizer: Tokenizer;
+  dataset: Dataset;
+  identity: RunIdentity;
+  /** The training rows of an epoch (epochs draw their own windows). */
+  epochData: (epoch: number) => RaggedRows;
+  examplesPerEpoch: number;
+  stepsPerEpoch: number;
+}
+
+async function prepareRun(opts: PretrainOptions, tasks: Task[]): Promise<Run> {
+  const seed = opts.seed ?? 1;
   const tokenizer = await loadTokenizer(opts.tokenizer);
   const config = pretrainConfig(opts.config, tokenizer.vocabSize, opts.tokenizer, {
     ...(opts.dropout !== undefined ? { dropoutRate: opts.dropout } : {}),
@@ -155,10 +172,10 @@ export async function pretrain(opts: PretrainOptions, onEvent: (e: PretrainEvent
   const encoder = new SegmentEncoder(tokenizer);
   const sequentialPerUser = opts.sequentialPerUser ?? 1;
   const trainHistory = opts.trainHistory ?? MAX_HISTORY;
-  const epochData = (epoch: number) =>
-    packTrainData(epochExamples(dataset, { tasks, epoch, seed, sequentialPerUser, trainHistory }), tokenizer, encoder);
-  let data = epochData(0);
-  const examplesPerEpoch = data.inputOffsets.length - 1;
+  const pack = (epoch: number) => packTrainData(epochExamples(dataset, { tasks, epoch, seed, sequentialPerUser, trainHistory }), tokenizer, encoder);
+  const first = pack(0);
+  const epochData = (epoch: number) => (epoch === 0 ? first : pack(epoch));
+  const examplesPerEpoch = first.inputOffsets.length - 1;
   const stepsPerEpoch = Math.ceil(examplesPerEpoch / opts.batchSize);
   const totalSteps = stepsPerEpoch * opts.epochs;
   const identity: RunIdentity = {
@@ -178,8 +195,84 @@ export async function pretrain(opts: PretrainOptions, onEvent: (e: PretrainEvent
     warmupSteps: Math.round((opts.warmupRatio ?? 0.05) * totalSteps),
     totalSteps,
   };
+  return { opts, tokenizer, dataset, identity, epochData, examplesPerEpoch, stepsPerEpoch };
+}
 
-  const backbone = await Backbone.create(config, { device: opts.device ?? 'cpu', seed });
+/** Where training starts: epoch 0, or the saved state of the same run (refused when the options differ). */
+interface Start {
+  epoch: number;
+  batch: number;
+  best: { epoch: number; validation: Validation } | null;
+}
+
+async function resumeState(run: Run, backbone: Backbone, trainer: BackboneTrainer): Promise<Start> {
+  if (!run.opts.resume) return { epoch: 0, batch: 0, best: null };
+  const saved = await loadTrainState(run.opts.out);
+  const where = path.join(stateDir(run.opts.out), 'state.json');
+  const diff = identityMismatch(saved.state.identity, run.identity);
+  if (diff) fail(where, `this state belongs to another run (${diff}); resume with the same options or start a new folder`);
+  backbone.setTensors(saved.weights);
+  trainer.setState(saved.optimizer, where);
+  return { epoch: saved.state.epoch, batch: saved.state.batch, best: saved.state.best };
+}
+
+function nonFiniteError(run: Run, epoch: number, step: number | undefined, start: Start, best: Start['best']): PaprecError {
+  const out = run.opts.out;
+  return new PaprecError(
+    `pretrain: the loss became NaN or infinite at step ${step} (epoch ${epoch + 1}); training stopped. ` +
+      `${best ? `The best model so far (epoch ${best.epoch + 1}) is in ${out}` : `No epoch finished, so ${out} holds no model`}` +
+      `${epoch > 0 || start.epoch > 0 ? `, and train_state/ holds the last good epoch` : ''}. Lower the learning rate (--lr) and start again.`,
+  );
+}
+
+/** The epochs from `start` on: train, validate, keep the best, save the state after each. */
+async function trainEpochs(run: Run, backbone: Backbone, trainer: BackboneTrainer, start: Start, onEvent: (e: PretrainEvent) => void, log: (r: Record<string, unknown>) => Promise<void>): Promise<PretrainResult> {
+  const { opts, identity, tokenizer } = run;
+  let best = start.best;
+  const valSet = validationSet(run.dataset, tokenizer, Math.min(opts.validationUsers ?? 1000, run.dataset.users.length));
+  const evalBatch = Math.max(opts.batchSize, 64);
+  const beams = opts.validationBeams ?? SURROGATE_BEAMS;
+  const ranker = opts.ranker ?? beamRanker;
+  const history: PretrainResult['history'] = [];
+  const saveState = async (epoch: number, batch: number) =>
+    saveTrainState(opts.out, { identity, epoch, batch, step: trainer.step, best }, await backbone.tensors(), await trainer.state());
+  for (let epoch = start.epoch; epoch < opts.epochs; epoch++) {
+    const started = Date.now();
+    const r = await trainer.runEpoch(
+      trainer.upload(run.epochData(epoch)),
+      { epoch, batchSize: opts.batchSize, startBatch: epoch === start.epoch ? start.batch : 0, ...(opts.nanAtStep !== undefined ? { nanAtStep: opts.nanAtStep } : {}) },
+      (progress) => onEvent({ type: 'step', epoch, progress }),
+    );
+    if (r.nonFinite) {
+      await log({ event: 'non-finite-loss', epoch, step: r.nonFiniteStep });
+      throw nonFiniteError(run, epoch, r.nonFiniteStep, start, best);
+    }
+    if (r.stopped) {
+      await saveState(epoch, r.batch);
+      await log({ event: 'stopped', epoch, batch: r.batch, step: r.step });
+      onEvent({ type: 'stopped', epoch, batch: r.batch, step: r.step });
+      return { outDir: opts.out, completed: false, epochsRun: epoch - start.epoch, best, history };
+    }
+    const validation = await validate(trainer, valSet, { batchSize: evalBatch, ...(beams > 0 ? { ranker, beams } : {}) });
+    const seconds = (Date.now() - started) / 1000;
+    const improved = isBetter(validation, best?.validation, identity.keepBestBy);
+    if (improved) {
+      best = { epoch, validation };
+      await backbone.save(opts.out, { extraFiles: { 'tokenizer.json': tokenizer.toJSON() } });
+    }
+    const entry = { epoch, trainLoss: r.meanLoss, validation, seconds, examplesPerSecond: r.examplesPerSecond };
+    history.push(entry);
+    await log({ event: 'epoch', ...entry, step: r.step, lr: r.lr, best: improved });
+    await saveState(epoch + 1, 0);
+    onEvent({ type: 'epoch', epoch, trainLoss: r.meanLoss, validation, best: improved, seconds, examplesPerSecond: r.examplesPerSecond });
+  }
+  return { outDir: opts.out, completed: true, epochsRun: opts.epochs - start.epoch, best, history };
+}
+
+export async function pretrain(opts: PretrainOptions, onEvent: (e: PretrainEvent) => void = () => {}): Promise<PretrainResult> {
+  const run = await prepareRun(opts, checkOptions(opts));
+  const { identity } = run;
+  const backbone = await Backbone.create(identity.config, { device: opts.device ?? 'auto', seed: identity.seed });
   const logFile = path.join(opts.out, 'train_log.jsonl');
   const log = (record: Record<string, unknown>) => appendFileSynced(logFile, `${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`);
   try {
@@ -190,84 +283,23 @@ export async function pretrain(opts: PretrainOptions, onEvent: (e: PretrainEvent
       clipNorm: identity.clipNorm,
       rmsScaled: identity.optimizer === 'adamw-scale',
       warmupSteps: identity.warmupSteps,
-      totalSteps,
-      seed,
+      totalSteps: identity.totalSteps,
+      seed: identity.seed,
       bf16: dtype === 'bf16',
     });
-    let startEpoch = 0;
-    let startBatch = 0;
-    let best: { epoch: number; validation: Validation } | null = null;
-    if (opts.resume) {
-      const saved = await loadTrainState(opts.out);
-      const where = path.join(stateDir(opts.out), 'state.json');
-      const diff = identityMismatch(saved.state.identity, identity);
-      if (diff) fail(where, `this state belongs to another run (${diff}); resume with the same options or start a new folder`);
-      backbone.setTensors(saved.weights);
-      trainer.setState(saved.optimizer, where);
-      startEpoch = saved.state.epoch;
-      startBatch = saved.state.batch;
-      best = saved.state.best;
-    }
+    const start = await resumeState(run, backbone, trainer);
     const parameters = backbone.native.shapes().reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0);
-    onEvent({ type: 'start', epochs: opts.epochs, startEpoch, examplesPerEpoch, stepsPerEpoch, totalSteps, parameters, device: backbone.device, dtype });
-    await log({ event: opts.resume ? 'resume' : 'start', epoch: startEpoch, batch: startBatch, identity, examplesPerEpoch, parameters });
-
-    const valSet = validationSet(dataset, tokenizer, Math.min(opts.validationUsers ?? 1000, dataset.users.length));
-    const evalBatch = Math.max(opts.batchSize, 64);
-    const beams = opts.validationBeams ?? 5;
-    const ranker = opts.ranker ?? beamRanker;
-    const history: PretrainResult['history'] = [];
+    onEvent({ type: 'start', epochs: opts.epochs, startEpoch: start.epoch, examplesPerEpoch: run.examplesPerEpoch, stepsPerEpoch: run.stepsPerEpoch, totalSteps: identity.totalSteps, parameters, device: backbone.device, dtype });
+    await log({ event: opts.resume ? 'resume' : 'start', epoch: start.epoch, batch: start.batch, identity, examplesPerEpoch: run.examplesPerEpoch, parameters });
     const onAbort = () => trainer.stop();
     opts.signal?.addEventListener('abort', onAbort);
     if (opts.signal?.aborted) trainer.stop();
-    const saveState = async (epoch: number, batch: number) =>
-      saveTrainState(
-        opts.out,
-        { identity, epoch, batch, step: trainer.step, best },
-        await backbone.tensors(),
-        await trainer.state(),
-      );
     try {
-      for (let epoch = startEpoch; epoch < opts.epochs; epoch++) {
-        if (epoch !== 0) data = epochData(epoch);
-        const started = Date.now();
-        const r = await trainer.runEpoch(
-          trainer.upload(data),
-          { epoch, batchSize: opts.batchSize, startBatch: epoch === startEpoch ? startBatch : 0, ...(opts.nanAtStep !== undefined ? { nanAtStep: opts.nanAtStep } : {}) },
-          (progress) => onEvent({ type: 'step', epoch, progress }),
-        );
-        if (r.nonFinite) {
-          await log({ event: 'non-finite-loss', epoch, step: r.nonFiniteStep });
-          throw new PaprecError(
-            `pretrain: the loss became NaN or infinite at step ${r.nonFiniteStep} (epoch ${epoch + 1}); training stopped. ` +
-              `${best ? `The best model so far (epoch ${best.epoch + 1}) is in ${opts.out}` : `No epoch finished, so ${opts.out} holds no model`}` +
-              `${epoch > 0 || startEpoch > 0 ? `, and train_state/ holds the last good epoch` : ''}. Lower the learning rate (--lr) and start again.`,
-          );
-        }
-        if (r.stopped) {
-          await saveState(epoch, r.batch);
-          await log({ event: 'stopped', epoch, batch: r.batch, step: r.step });
-          onEvent({ type: 'stopped', epoch, batch: r.batch, step: r.step });
-          return { outDir: opts.out, completed: false, epochsRun: epoch - startEpoch, best, history };
-        }
-        const validation = await validate(trainer, valSet, { batchSize: evalBatch, ...(beams > 0 ? { ranker, beams } : {}) });
-        const seconds = (Date.now() - started) / 1000;
-        const improved = isBetter(validation, best?.validation, identity.keepBestBy);
-        if (improved) {
-          best = { epoch, validation };
-          await backbone.save(opts.out, { extraFiles: { 'tokenizer.json': tokenizer.toJSON() } });
-        }
-        const entry = { epoch, trainLoss: r.meanLoss, validation, seconds, examplesPerSecond: r.examplesPerSecond };
-        history.push(entry);
-        await log({ event: 'epoch', ...entry, step: r.step, lr: r.lr, best: improved });
-        await saveState(epoch + 1, 0);
-        onEvent({ type: 'epoch', epoch, trainLoss: r.meanLoss, validation, best: improved, seconds, examplesPerSecond: r.examplesPerSecond });
-      }
+      return await trainEpochs(run, backbone, trainer, start, onEvent, log);
     } finally {
       opts.signal?.removeEventListener('abort', onAbort);
     }
-    return { outDir: opts.out, completed: true, epochsRun: opts.epochs - startEpoch, best, history };
   } finally {
-    backbone.dispose();
+    await backbone.dispose();
   }
 }

@@ -4,8 +4,20 @@ import * as path from 'node:path';
 import { Backbone } from '../../src/backbone/index.js';
 import { ResidentExampleSet, topCandidates } from '../../src/engine/index.js';
 import { FIXTURES, loadFixture, maxAbs, maxAbsDiff } from '../helpers/golden.js';
-import { dropCurrent } from '../../src/search/backend.js';
 import { exampleSet, unpad } from './exampleSetHelpers.js';
+
+/** The former TypeScript step, kept here as the reference: per row of [rows, k + 1], the first k ids but `exclude[row]`. */
+function dropCurrent(ids: Int32Array, rows: number, k: number, exclude: ArrayLike<number>): Int32Array {
+  const out = new Int32Array(rows * k);
+  for (let r = 0; r < rows; r++) {
+    let n = 0;
+    for (let j = 0; j <= k && n < k; j++) {
+      const id = ids[r * (k + 1) + j]!;
+      if (id !== exclude[r]) out[r * k + n++] = id;
+    }
+  }
+  return out;
+}
 
 const open: Array<{ dispose(): void }> = [];
 afterAll(() => open.reverse().forEach((o) => o.dispose()));
