@@ -18,13 +18,13 @@ export {
   renderedText, type Prompt, type ManualPrompt, type AutomatedPrompt,
 } from './prompts/index.js';
 export * from './metrics/index.js';
-export { ResidentExampleSet, topCandidates, type Assignment, type EvaluateOptions, type SlotGradients } from './engine/index.js';
+export { ResidentExampleSet, topCandidates, type Assignment, type EvaluateOptions, type SlotGradients, type CandidateOptions, type SlotCandidates } from './engine/index.js';
 export { runSearch, rebuildReport, PapRecSearch, type RunSearchInput, type RunSearchResult } from './search/index.js';
 export {
   runEval, evaluatePrompts, testDecoding, selectionDecoding, makeScorer, metricNames,
   type EvalOptions, type EvalReport, type Decoding, type PromptUnderTest,
 } from './protocol/index.js';
-export { pretrain, BackboneTrainer, type PretrainOptions, type PretrainResult } from './train/index.js';
+export { pretrain, BackboneTrainer, TrainSet, type PretrainOptions, type PretrainResult } from './train/index.js';
 export { reportJson, reportMarkdown, plotLines, pairedTTest } from './report/index.js';
 export { runDemo, generateWorld, buildDemoTokenizer, type DemoOptions, type DemoResult } from './demo/index.js';
 export {

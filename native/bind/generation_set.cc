@@ -40,6 +40,21 @@ ExampleSetData read_example_set(const Napi::Object& o) {
   return d;
 }
 
+// {task, user?, userCounts?, loss, examples}: what slotGradients (float rows) and candidates (ids) return.
+template <typename ToArray>
+Napi::Object slot_result(Napi::Env env, ToArray to_array, const torch::Tensor& task, const torch::Tensor& user,
+                         const torch::Tensor& user_counts, double loss, int64_t examples) {
+  auto o = Napi::Object::New(env);
+  o.Set("task", to_array(env, task));
+  if (user.defined()) {
+    o.Set("user", to_array(env, user));
+    o.Set("userCounts", to_int32_array(env, user_counts));
+  }
+  o.Set("loss", loss);
+  o.Set("examples", static_cast<double>(examples));
+  return o;
+}
+
 class NativeExampleSet : public Napi::ObjectWrap<NativeExampleSet> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -212,15 +227,8 @@ class NativeExampleSet : public Napi::ObjectWrap<NativeExampleSet> {
           return g;
         },
         [](Napi::Env env, SlotGradients& g) -> Napi::Value {
-          auto o = Napi::Object::New(env);
-          o.Set("task", to_float32_array(env, g.task));
+          auto o = slot_result(env, to_float32_array, g.task, g.user, g.user_counts, g.loss, g.examples);
           o.Set("taskCounts", to_int32_array(env, g.task_counts));
-          if (g.user.defined()) {
-            o.Set("user", to_float32_array(env, g.user));
-            o.Set("userCounts", to_int32_array(env, g.user_counts));
-          }
-          o.Set("loss", g.loss);
-          o.Set("examples", static_cast<double>(g.examples));
           return o;
         });
   }
@@ -245,15 +253,7 @@ class NativeExampleSet : public Napi::ObjectWrap<NativeExampleSet> {
           return slot_candidates(model, *st->set, on_device(assignment, model.device()), st->slot_mask, k, so);
         },
         [](Napi::Env env, SlotCandidates& c) -> Napi::Value {
-          auto o = Napi::Object::New(env);
-          o.Set("task", to_int32_array(env, c.task));
-          if (c.user.defined()) {
-            o.Set("user", to_int32_array(env, c.user));
-            o.Set("userCounts", to_int32_array(env, c.user_counts));
-          }
-          o.Set("loss", c.loss);
-          o.Set("examples", static_cast<double>(c.examples));
-          return o;
+          return slot_result(env, to_int32_array, c.task, c.user, c.user_counts, c.loss, c.examples);
         });
   }
 

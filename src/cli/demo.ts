@@ -117,18 +117,23 @@ function tableOf(t: DemoResult['tasks'][number]): string {
     ...report.metrics.map((m) => {
       const c = row.metrics[m];
       if (!c || !Number.isFinite(c.mean)) return '–';
-      return `${c.mean.toFixed(4)} ± ${c.std.toFixed(4)}${c.test?.significant ? ' *' : '  '}`;
+      const spread = c.n > 1 ? ` ± ${c.std.toFixed(4)}` : '';
+      return `${c.mean.toFixed(4)}${spread}${c.test?.significant ? ' *' : '  '}`;
     }),
   ]);
   const all = [head, ...rows];
   const widths = head.map((_, c) => Math.max(...all.map((r) => r[c]!.length)));
   const fmtRow = (r: string[]) => r.map((v, c) => (c === 0 ? v.padEnd(widths[c]!) : v.padStart(widths[c]!))).join('  ');
-  const runs = Math.max(0, ...report.rows.flatMap((row) => Object.values(row.metrics).map((m) => m.n)));
+  const measured = Math.max(0, ...report.rows.map((row) => row.runsMeasured));
+  const identical = report.rows.filter((row) => row.identical).map((row) => row.kind);
+  const spread = identical.length === report.rows.length
+    ? `every row identical in all ${measured} runs (${report.variation ?? 'nothing differs between them'}): one value each`
+    : `mean ± std over ${measured} runs${identical.length > 0 ? `; identical in every run, one value: ${identical.join(', ')}` : ''}`;
   return [
     fmtRow(head),
     widths.map((w) => '-'.repeat(w)).join('  '),
     ...rows.map(fmtRow),
-    `mean ± std over ${runs} runs; * p < ${report.alpha} (paired t-test against the best manual prompt)`,
+    `${spread}; * p < ${report.alpha} (paired t-test over users against the best manual prompt)`,
   ].join('\n');
 }
 
