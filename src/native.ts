@@ -71,16 +71,26 @@ export interface NativeTrainSet {
 
 export interface NativeTrainOptions {
   lr: number;
+  /** Decoupled weight decay, not applied to layer norms (default 0.01, P5's). */
   weightDecay?: number;
+  /** AdamW's moment decays and epsilon (defaults 0.9, 0.999, 1e-8; P5's). */
   beta1?: number;
   beta2?: number;
   eps?: number;
   warmupSteps?: number;
+  /** Steps of the whole run: the learning rate decays linearly to 0 at this step (0: constant after warm-up). */
   totalSteps?: number;
+  /** Global gradient-norm clip (default 1.0; 0 turns it off). */
   clipNorm?: number;
   seed?: number;
+  /** CUDA only: bf16 autocast, fp32 weights and optimizer state. */
   bf16?: boolean;
+  /** AdamW-scale (nanoT5): each tensor's step is lr x max(1e-3, RMS(tensor)), as in Adafactor (default false). */
   rmsScaled?: boolean;
+  /**
+   * CPU: batch shards whose forward and backward passes run in parallel, one thread each (default 0: one per
+   * intra-op thread, at least 8 examples each). Results are reproducible for a given shard count.
+   */
   shards?: number;
 }
 

@@ -7,33 +7,15 @@ import { PaprecError } from '../errors.js';
 import type { Backbone } from '../backbone/backbone.js';
 import type { Tensor } from '../checkpoint/index.js';
 import type { RaggedRows } from '../types.js';
-import { native, type NativeBackbone, type NativeEpochResult, type NativeTrainer, type NativeTrainProgress, type NativeTrainSet } from '../native.js';
+import { native, type NativeTrainOptions, type NativeBackbone, type NativeEpochResult, type NativeTrainer, type NativeTrainProgress, type NativeTrainSet } from '../native.js';
 
 /** Training examples: ragged rows (src/types.ts), e.g. packTrainData's output or an ExampleSet. */
 export type TrainData = RaggedRows;
 export type TrainProgress = NativeTrainProgress;
 export type EpochResult = NativeEpochResult;
 
-export interface TrainerOptions {
-  lr: number;
-  /** Decoupled weight decay, not applied to layer norms (default 0.01, P5's). */
-  weightDecay?: number;
-  warmupSteps?: number;
-  /** Steps of the whole run: the learning rate decays linearly to 0 at this step (0: constant after warm-up). */
-  totalSteps?: number;
-  /** Global gradient-norm clip (default 1.0; 0 turns it off). */
-  clipNorm?: number;
-  seed?: number;
-  /** CUDA only: bf16 autocast, fp32 weights and optimizer state. */
-  bf16?: boolean;
-  /** AdamW-scale (nanoT5): each tensor's step is lr x max(1e-3, RMS(tensor)), as in Adafactor (default false). */
-  rmsScaled?: boolean;
-  /**
-   * CPU: batch shards whose forward and backward passes run in parallel, one thread each (default 0: one per
-   * intra-op thread, at least 8 examples each). Results are reproducible for a given shard count.
-   */
-  shards?: number;
-}
+/** Options of a trainer (documented on NativeTrainOptions, src/native.ts). */
+export type TrainerOptions = NativeTrainOptions;
 
 /** AdamW state by parameter name: first and second moments, and the number of steps taken. */
 export interface OptimizerState {
