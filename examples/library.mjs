@@ -3,6 +3,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import {
   Backbone, ResidentExampleSet, buildExampleSet, loadDataset, loadTokenizer, manualPrompt, rankingMetrics, runSearch,
+  testDecoding,
 } from 'paprec';
 
 const demo = process.argv[2] ?? 'paprec-demo';
@@ -10,13 +11,14 @@ const tokenizer = await loadTokenizer(`${demo}/tokenizer.json`);
 const dataset = await loadDataset(`${demo}/data`);
 const backbone = await Backbone.load(`${demo}/backbone`, { device: 'auto' });
 
-// P5's seen prompt 2-3 on the test split: the rows are uploaded once; the engine returns target ranks.
+// P5's seen prompt 2-3 on the test split under the test protocol (beam 20, top 10, max length 50): the rows are
+// uploaded once; the engine returns target ranks.
 const set = buildExampleSet(dataset, tokenizer, { task: 'sequential', split: 'test', prompt: manualPrompt('2-3') });
 const resident = ResidentExampleSet.upload(backbone, set);
-const [ranks] = await resident.evaluate([{ taskTokens: new Int32Array(0) }], { numBeams: 20, numReturnSequences: 10, maxLength: 8 });
+const [ranks] = await resident.evaluate([{ taskTokens: new Int32Array(0) }], testDecoding('sequential'));
 console.log('prompt 2-3:', rankingMetrics(ranks, [5, 10]));
 resident.dispose();
-backbone.dispose();
+await backbone.dispose();
 
 // A non-personalized PAP-REC search (l = 5), then its report.
 const out = `${demo}/library-search`;

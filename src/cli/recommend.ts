@@ -103,7 +103,7 @@ export async function runRecommend(o: RecommendCliOptions): Promise<string[]> {
     if (o.out) await writeFileAtomic(o.out, lines.map((l) => `${l}\n`).join(''));
     return lines;
   } finally {
-    rec.dispose();
+    await rec.dispose();
   }
 }
 

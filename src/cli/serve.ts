@@ -83,7 +83,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     try {
       addr = await server.listen(args.port, args.host);
     } catch (err) {
-      rec.dispose();
+      await rec.dispose();
       fail(`serve ${args.host}:${args.port}`, `cannot listen (${(err as Error).message})`);
     }
     const catalogue = rec.catalogue ? `, ${rec.catalogue.size} items` : ', no catalogue';
@@ -100,7 +100,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       process.once('SIGINT', () => stop('SIGINT'));
     });
     const s = server.stats;
-    rec.dispose();
+    await rec.dispose();
     process.stderr.write(`paprec serve: stopped (${s.served} answered, ${s.failed} refused, ${s.batches} engine calls)\n`);
   },
 };

@@ -392,7 +392,8 @@ export class Recommender {
     return ranks;
   }
 
-  dispose(): void {
-    this.init.backbone.dispose();
+  /** Frees the backbone once its queued calls have ended (see Backbone.dispose). */
+  dispose(): Promise<void> {
+    return this.init.backbone.dispose();
   }
 }
