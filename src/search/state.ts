@@ -205,7 +205,7 @@ export function resumeOptions(saved: SearchOptions, given: Partial<SearchOptions
       continue;
     }
     if (fields.some((f) => JSON.stringify(now[f]) !== JSON.stringify(saved[f]))) {
-      const show = (o: SearchOptions) => fields.map((f) => JSON.stringify(o[f])).join(' ');
+      const show = (o: SearchOptions) => fields.map((f) => JSON.stringify(o[f]) ?? 'none').join(' ');
       changed.push(`${FLAG_OF[key]}: saved ${show(saved)}, now ${show(now)}`);
     }
   }
