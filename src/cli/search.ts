@@ -53,7 +53,8 @@ function progressPrinter(): (p: RunProgress) => void {
     if (p.type === 'test') line = `test: run ${p.run}/${p.runs}, ${p.kind}`;
     else {
       const where = p.phase === 'user' ? 'user tokens' : p.slot !== undefined ? `slot ${p.slot}` : p.phase;
-      const what = p.step === 'scoring' && p.candidates ? `scoring ${p.candidates} candidate${p.candidates > 1 ? 's' : ''}` : p.step;
+      const what = p.step === 'scoring' && p.candidates ? `scoring ${p.candidates} candidate${p.candidates > 1 ? 's' : ''}`
+        : p.step === 'pool' && p.candidates ? `ranking ${p.candidates} candidates by the training loss` : p.step;
       line = `[${p.search}] epoch ${p.epoch}/${p.maxEpochs} ${where}: ${what} | current ${fmt(p.current)} best ${fmt(p.best)}`;
     }
     if (line === last) return;

@@ -317,27 +317,27 @@ export class PapRecSearch {
     this.emit({ phase: 'user', step: 'pool', candidates: B });
     const losses = await this.trainingPool.loss(this.userRankAssignments(gradient, hasData, B));
     const n = this.ctx.backend.numUsers;
+    const gradientFirst = Array.from({ length: k }, (_, c) => c);
+    const choices = Array.from({ length: n }, (_, u) => (hasData[u] ? this.userPoolChoice(losses, u) : undefined));
     const candidates = new Int32Array(n * k);
-    const top = Array.from({ length: k }, (_, c) => ({ id: -1, text: `rank ${c + 1}`, loss: 0, gradientRank: 0 }));
-    let usersRanked = 0;
-    for (let u = 0; u < n; u++) {
-      const rows = this.poolUserRows[u]!;
-      const ranked = hasData[u] && rows.length > 0;
-      const userLosses = ranked ? losses.map((l) => meanLoss(l, rows)) : [];
-      const best = ranked ? lossOrder(userLosses).slice(0, k) : Array.from({ length: k }, (_, c) => c);
-      best.forEach((c, r) => {
-        candidates[u * k + r] = gradient[u * B + c]!;
-        if (ranked) {
-          top[r]!.loss += userLosses[c]!;
-          top[r]!.gradientRank += c;
-        }
-      });
-      if (ranked) usersRanked++;
-    }
-    for (const t of top) {
-      t.loss /= Math.max(1, usersRanked);
-      t.gradientRank /= Math.max(1, usersRanked);
-    }
-    return { candidates, pool: { size: B, top, usersRanked } };
+    choices.forEach((choice, u) => (choice?.ranks ?? gradientFirst).forEach((c, r) => (candidates[u * k + r] = gradient[u * B + c]!)));
+    const ranked = choices.filter((c) => c !== undefined);
+    const mean = (f: (r: number) => number) => ranked.reduce((sum, _, i) => sum + f(i), 0) / Math.max(1, ranked.length);
+    const top = gradientFirst.map((r) => ({
+      id: -1,
+      text: `rank ${r + 1}`,
+      loss: mean((i) => ranked[i]!.losses[r]!),
+      gradientRank: mean((i) => ranked[i]!.ranks[r]!),
+    }));
+    return { candidates, pool: { size: B, top, usersRanked: ranked.length } };
+  }
+
+  /** User u's best k candidate ranks by the mean loss over its own pool rows, with those losses; none without rows. */
+  private userPoolChoice(losses: Float32Array[], u: number): { ranks: number[]; losses: number[] } | undefined {
+    const rows = this.poolUserRows[u]!;
+    if (rows.length === 0) return undefined;
+    const userLosses = losses.map((l) => meanLoss(l, rows));
+    const ranks = lossOrder(userLosses).slice(0, this.ctx.opts.k);
+    return { ranks, losses: ranks.map((c) => userLosses[c]!) };
   }
 }
