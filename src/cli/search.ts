@@ -14,6 +14,8 @@ interface SearchArgs {
   placement?: string;
   'user-position'?: string;
   k?: number;
+  pool?: number;
+  'pool-rows'?: number;
   'alpha-seq'?: number;
   'alpha-exp'?: number;
   beams?: number;
@@ -51,7 +53,8 @@ function progressPrinter(): (p: RunProgress) => void {
     if (p.type === 'test') line = `test: run ${p.run}/${p.runs}, ${p.kind}`;
     else {
       const where = p.phase === 'user' ? 'user tokens' : p.slot !== undefined ? `slot ${p.slot}` : p.phase;
-      const what = p.step === 'scoring' && p.candidates ? `scoring ${p.candidates} candidate${p.candidates > 1 ? 's' : ''}` : p.step;
+      const what = p.step === 'scoring' && p.candidates ? `scoring ${p.candidates} candidate${p.candidates > 1 ? 's' : ''}`
+        : p.step === 'pool' && p.candidates ? `ranking ${p.candidates} candidates by the training loss` : p.step;
       line = `[${p.search}] epoch ${p.epoch}/${p.maxEpochs} ${where}: ${what} | current ${fmt(p.current)} best ${fmt(p.best)}`;
     }
     if (line === last) return;
@@ -76,6 +79,8 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
       .option('placement', { type: 'string', choices: ['suffix', 'prefix', 'both'], describe: 'trigger tokens after / before the task argument (default: suffix)' })
       .option('user-position', { type: 'string', choices: ['end', 'start'], describe: 'where [T_u] sits among the trigger tokens (default: end)' })
       .option('k', { type: 'number', describe: 'candidates per round (default: 5)' })
+      .option('pool', { type: 'number', describe: 'gradient candidates per round ranked by the training loss, the best k scored (default: k, the paper)' })
+      .option('pool-rows', { type: 'number', describe: 'training rows (seeded sample) that rank the pool (default: 256)' })
       .option('alpha-seq', { type: 'number', describe: 'surrogate weight of NDCG@5 (default: 1)' })
       .option('alpha-exp', { type: 'number', describe: 'surrogate weight of ROUGE-L (default: 0.1)' })
       .option('beams', { type: 'number', describe: 'beams of the surrogate pass (default: 5)' })
@@ -120,6 +125,8 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
         placement: args.placement as 'suffix' | 'prefix' | 'both' | undefined,
         userPosition: args['user-position'] as 'end' | 'start' | undefined,
         k: args.k,
+        pool: args.pool,
+        poolRows: args['pool-rows'],
         alphaSeq: args['alpha-seq'],
         alphaExp: args['alpha-exp'],
         beams: args.beams,

@@ -107,3 +107,45 @@ export function exampleTexts(dataset: Dataset, tokenizer: Tokenizer, opts: Examp
     return renderedText(opts.prompt, ex, (id) => tokenizer.idToPiece(id));
   });
 }
+
+/**
+ * The rows `rows` of `set` (in that order) as an example set of their own, same prompt shape and user table: for a
+ * small resident set cut from a large one (the search's pool of training rows) without rendering again.
+ */
+export function subsetExampleSet(set: ExampleSet, rows: ArrayLike<number>): ExampleSet {
+  const perRow = set.size > 0 ? set.slotPositions.length / set.size : 0;
+  const inputIds = new Int32Builder(rows.length * 64);
+  const wholeWordIds = new Int32Builder(rows.length * 64);
+  const targetIds = new Int32Builder(rows.length * 4);
+  const inputOffsets = new Int32Array(rows.length + 1);
+  const targetOffsets = new Int32Array(rows.length + 1);
+  const slotPositions = new Int32Array(rows.length * perRow);
+  const userIndex = new Int32Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    if (!Number.isInteger(r) || r < 0 || r >= set.size) fail('subsetExampleSet', `row ${r} is outside 0..${set.size - 1}`);
+    inputIds.pushAll(set.inputIds.subarray(set.inputOffsets[r]!, set.inputOffsets[r + 1]!));
+    wholeWordIds.pushAll(set.wholeWordIds.subarray(set.inputOffsets[r]!, set.inputOffsets[r + 1]!));
+    targetIds.pushAll(set.targetIds.subarray(set.targetOffsets[r]!, set.targetOffsets[r + 1]!));
+    inputOffsets[i + 1] = inputIds.length;
+    targetOffsets[i + 1] = targetIds.length;
+    slotPositions.set(set.slotPositions.subarray(r * perRow, (r + 1) * perRow), i * perRow);
+    userIndex[i] = set.userIndex[r]!;
+  }
+  return {
+    task: set.task,
+    split: set.split,
+    size: rows.length,
+    inputIds: inputIds.finish(),
+    inputOffsets,
+    wholeWordIds: wholeWordIds.finish(),
+    numTaskSlots: set.numTaskSlots,
+    hasUserSlot: set.hasUserSlot,
+    slotPositions,
+    targetIds: targetIds.finish(),
+    targetOffsets,
+    userIndex,
+    numUsers: set.numUsers,
+    ...(set.references ? { references: Array.from(rows, (r) => set.references![r]!) } : {}),
+  };
+}

@@ -6,7 +6,7 @@
 import type { ExampleSet, Tokenizer } from '../types.js';
 import type { ResidentExampleSet } from '../engine/index.js';
 import { decodeTexts, type Decoding, type RowOutcomes } from '../protocol/index.js';
-import type { Assignment, SearchBackend, UserCandidates } from './types.js';
+import type { Assignment, SearchBackend, TrainingPool, UserCandidates } from './types.js';
 
 export interface EngineBackendOptions {
   /** Both uploaded with the tokenizer's word-start mask (the tokens allowed in a slot). */
@@ -18,6 +18,8 @@ export interface EngineBackendOptions {
   tokenizer: Pick<Tokenizer, 'decode'>;
   /** Training rows per task-gradient pass (seeded); undefined = all. Per-user gradients always use all. */
   gradientSample?: number;
+  /** The pool's training rows (SearchOptions.pool > k), resident, with the user index of each row. */
+  pool?: { rows: ResidentExampleSet; userIndex: Int32Array };
 }
 
 export class EngineBackend implements SearchBackend {
@@ -25,12 +27,15 @@ export class EngineBackend implements SearchBackend {
   readonly personalized: boolean;
   readonly numUsers: number;
   readonly valUserIndex: Int32Array;
+  readonly pool?: TrainingPool;
 
   constructor(private readonly o: EngineBackendOptions) {
     this.numTaskSlots = o.valSet.numTaskSlots;
     this.personalized = o.valSet.hasUserSlot;
     this.numUsers = o.valSet.numUsers;
     this.valUserIndex = o.valSet.userIndex;
+    const pool = o.pool;
+    if (pool) this.pool = { userIndex: pool.userIndex, loss: (assignments) => pool.rows.loss([...assignments]) };
   }
 
   async evaluate(assignments: readonly Assignment[]): Promise<RowOutcomes[]> {

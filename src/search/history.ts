@@ -14,6 +14,29 @@ export interface CandidateRecord {
   score: number;
 }
 
+/**
+ * One candidate of a pool's loss-ranked top k: its training loss and its place in the gradient's order (0 = first).
+ * User epochs: both are means over the ranked users.
+ */
+export interface PoolCandidateRecord {
+  id: number;
+  text: string;
+  loss: number;
+  gradientRank: number;
+}
+
+/**
+ * A round with a pool (B > k): the loss-ranked order's top k, the ones scored. User epochs: per loss rank c, `id` = -1
+ * and the means over the ranked users of their c-th candidate's loss on their own training rows.
+ */
+export interface PoolRecord {
+  /** B: gradient candidates ranked by the training loss. */
+  size: number;
+  top: PoolCandidateRecord[];
+  /** User epochs: users ranked by their own pool rows (the others keep the gradient's order). */
+  usersRanked?: number;
+}
+
 /** A task-token round (one slot, k candidates) or a user-token epoch (k candidate ranks for all users). */
 export interface HistoryRecord {
   search: string;
@@ -33,6 +56,8 @@ export interface HistoryRecord {
   /** Task rounds: the accepted token; user epochs: how many users took a new token. */
   acceptedId?: number;
   usersAccepted?: number;
+  /** Rounds with a pool of B > k candidates (SearchOptions.pool); absent = the paper's k. */
+  pool?: PoolRecord;
   best: number;
   /** Seconds the round took. */
   time: number;

@@ -20,6 +20,13 @@ export interface SearchOptionsInput {
   userPosition?: UserTokenPosition;
   /** Candidates per round (Eq. 6), default 5. */
   k?: number;
+  /**
+   * Gradient candidates ranked per round by the training loss before the best k are scored (B >= k; default k: the
+   * paper's procedure, no loss pass). GCG-style "more candidates per round, cheaply".
+   */
+  pool?: number;
+  /** Training rows of the pool's loss pass (a seeded sample, uploaded once per search); default 256. Needs pool > k. */
+  poolRows?: number;
   /** Surrogate weights: HR@5 + alphaSeq * NDCG@5 (default 1); BLEU-4 + alphaExp * ROUGE-L (default 0.1). */
   alphaSeq?: number;
   alphaExp?: number;
@@ -53,6 +60,9 @@ export interface SearchOptions {
   placements: Placement[];
   userPosition: UserTokenPosition;
   k: number;
+  /** Present only when larger than k (absent = the paper's procedure); poolRows then too. */
+  pool?: number;
+  poolRows?: number;
   alphaSeq: number;
   alphaExp: number;
   beams: number;
@@ -74,6 +84,7 @@ export const DEFAULTS = {
   length: 5,
   autoLengths: [5, 6],
   k: 5,
+  poolRows: 256,
   alphaSeq: 1,
   alphaExp: 0.1,
   beams: SURROGATE_BEAMS,
@@ -149,8 +160,20 @@ export function resolveSearchOptions(input: SearchOptionsInput): SearchOptions {
   if (input.dtype !== undefined && input.dtype !== 'fp32') out.dtype = input.dtype;
   if (input.streams !== undefined) out.streams = positiveInt('streams', input.streams, 64);
   if (input.gradientSample !== undefined) out.gradientSample = positiveInt('gradient-sample', input.gradientSample);
+  Object.assign(out, resolvePool(out.k, input));
   if (input.testBeams !== undefined && input.testBeams !== TEST_BEAMS) out.testBeams = positiveInt('test-beams', input.testBeams, 256);
   return out;
+}
+
+/** The candidate pool: B = k (or none given) is the paper's procedure and leaves both fields out. */
+function resolvePool(k: number, input: Pick<SearchOptionsInput, 'pool' | 'poolRows'>): Pick<SearchOptions, 'pool' | 'poolRows'> {
+  const pool = positiveInt('pool', input.pool ?? k);
+  if (pool < k) fail(WHERE, `pool B = ${pool} is smaller than k = ${k}: the pool is ranked by the training loss and its best k are scored`);
+  if (pool === k) {
+    if (input.poolRows !== undefined) fail(WHERE, `pool-rows needs a pool larger than k (--pool B with B > ${k})`);
+    return {};
+  }
+  return { pool, poolRows: positiveInt('pool-rows', input.poolRows ?? DEFAULTS.poolRows) };
 }
 
 /**
@@ -159,7 +182,7 @@ export function resolveSearchOptions(input: SearchOptionsInput): SearchOptions {
  * the tokenizer are never slot candidates), and k cannot exceed the tokens allowed in a slot (word starts).
  */
 export function checkAgainstVocabulary(
-  opts: Pick<SearchOptions, 'k'>,
+  opts: Pick<SearchOptions, 'k' | 'pool'>,
   vocab: { tokenizerVocab: number; modelVocab?: number; wordStarts: number; tokenizerName?: string; modelName?: string },
 ): void {
   if (vocab.modelVocab !== undefined && vocab.modelVocab < vocab.tokenizerVocab) {
@@ -172,5 +195,8 @@ export function checkAgainstVocabulary(
   // One more than k: the slot's current token is always left out of its own candidate set.
   if (opts.k + 1 > vocab.wordStarts) {
     fail(WHERE, `k = ${opts.k} is larger than the vocabulary's ${vocab.wordStarts} word-start tokens (less one for the current token)`);
+  }
+  if (opts.pool !== undefined && opts.pool + 1 > vocab.wordStarts) {
+    fail(WHERE, `pool B = ${opts.pool} is larger than the vocabulary's ${vocab.wordStarts} word-start tokens (less one for the current token)`);
   }
 }

@@ -18,12 +18,13 @@ import { modelSlotMask } from '../engine/index.js';
 import { automatedPrompt } from '../prompts/automated.js';
 import { mean } from '../metrics/index.js';
 import { baselinePrompt } from '../prompts/manual.js';
-import { buildExampleSet } from '../prompts/exampleSet.js';
+import { buildExampleSet, subsetExampleSet } from '../prompts/exampleSet.js';
 import type { AutomatedPrompt } from '../prompts/types.js';
 import { checkAgainstVocabulary, resolveSearchOptions, type SearchOptions, type SearchOptionsInput } from './options.js';
 import { ResidentExampleSet } from '../engine/index.js';
 import { evaluatePrompts, makeScorer, metricNames, selectionDecoding, testDecoding, type PromptUnderTest, type ProtocolOptions } from '../protocol/index.js';
 import { EngineBackend } from './backend.js';
+import { poolSampleRows } from './pool.js';
 import { PapRecSearch, type ProgressEvent } from './search.js';
 import { appendHistory, readCommittedHistory, truncateHistory } from './history.js';
 import {
@@ -206,6 +207,11 @@ async function searchVariant(
   };
   const val = ResidentExampleSet.upload(backbone, valSet, upload);
   const train = ResidentExampleSet.upload(backbone, trainSet, upload);
+  // A pool of B > k candidates is ranked on a seeded sample of training rows, uploaded once per search.
+  const poolSet = opts.pool !== undefined
+    ? subsetExampleSet(trainSet, poolSampleRows(trainSet.userIndex, trainSet.numUsers, opts.poolRows!, opts.seed, v.spec.name))
+    : undefined;
+  const poolRows = poolSet ? ResidentExampleSet.upload(backbone, poolSet, upload) : undefined;
   try {
     const backend = new EngineBackend({
       val,
@@ -214,6 +220,7 @@ async function searchVariant(
       decoding: selectionDecoding(opts.task, opts.criterion, opts),
       tokenizer,
       ...(opts.gradientSample !== undefined ? { gradientSample: opts.gradientSample } : {}),
+      ...(poolSet && poolRows ? { pool: { rows: poolRows, userIndex: poolSet.userIndex } } : {}),
     });
     const historyFile = path.join(outDir, HISTORY_FILE);
     const search = new PapRecSearch({
@@ -236,6 +243,7 @@ async function searchVariant(
   } finally {
     await val.dispose();
     await train.dispose();
+    await poolRows?.dispose();
   }
 }
 

@@ -6,9 +6,11 @@
 import type { Scorer, SearchBackend, Assignment, RowOutcomes } from './types.js';
 import type { SearchOptions } from './options.js';
 import type { VariantState } from './state.js';
-import type { CandidateRecord, HistoryRecord } from './history.js';
+import type { CandidateRecord, HistoryRecord, PoolRecord } from './history.js';
 import { composeOutcomes, outcomeFromJson, outcomeToJson, rowsByUser } from './outcomes.js';
+import { lossOrder, meanLoss } from './pool.js';
 import { gradientSampleSeed, pickSlot } from './schedule.js';
+import type { TrainingPool } from './types.js';
 
 export interface ProgressEvent {
   search: string;
@@ -16,18 +18,19 @@ export interface ProgressEvent {
   epoch: number;
   maxEpochs: number;
   slot?: number;
-  /** Candidates being scored in this round (k). */
+  /** Candidates being scored in this round (k), or being ranked by the training loss (B, step 'pool'). */
   candidates?: number;
   current: number | null;
   best: number | null;
-  /** What happened: 'gradients', 'scoring', 'accepted', 'rejected', 'done'. */
+  /** What happened: 'gradients', 'pool' (ranking B > k candidates by the training loss), 'scoring', 'accepted', 'rejected', 'done'. */
   step: string;
 }
 
 export interface SearchContext {
   backend: SearchBackend;
   scorer: Scorer;
-  opts: Pick<SearchOptions, 'k' | 'epochs' | 'seed'>;
+  /** `pool` absent or equal to k: the paper's procedure. */
+  opts: Pick<SearchOptions, 'k' | 'epochs' | 'seed' | 'pool'>;
   state: VariantState;
   /** Piece text of a token id (history readability). */
   tokenText: (id: number) => string;
@@ -54,11 +57,25 @@ export class PapRecSearch {
   /** Candidate sets for the prompt version they were computed at: gradients only change with the prompt. */
   private taskCache: { version: number; candidates: Int32Array } | null = null;
   private readonly userRows: Int32Array[];
+  /** B: gradient candidates per slot (or user) per round; k of them are scored. */
+  private readonly poolSize: number;
+  /** The pool's training rows of each user (per-user ranking), when B > k. */
+  private readonly poolUserRows: Int32Array[] = [];
 
   constructor(private readonly ctx: SearchContext) {
     const s = ctx.state;
     this.outcome = s.currentOutcome ? outcomeFromJson(s.currentOutcome as { kind: string; values: unknown[] }, 'state.json') : null;
     this.userRows = ctx.backend.personalized ? rowsByUser(ctx.backend.valUserIndex, ctx.backend.numUsers) : [];
+    this.poolSize = ctx.opts.pool ?? ctx.opts.k;
+    if (this.poolSize < ctx.opts.k) throw new Error(`search: pool B = ${this.poolSize} is smaller than k = ${ctx.opts.k}`);
+    if (this.poolSize > ctx.opts.k) {
+      if (!ctx.backend.pool) throw new Error(`search: pool B = ${this.poolSize} > k needs the backend's training pool`);
+      if (ctx.backend.personalized) this.poolUserRows = rowsByUser(ctx.backend.pool.userIndex, ctx.backend.numUsers);
+    }
+  }
+
+  private get trainingPool(): TrainingPool {
+    return this.ctx.backend.pool!;
   }
 
   private get s(): VariantState {
@@ -154,26 +171,46 @@ export class PapRecSearch {
     if (this.taskCache?.version !== s.version) {
       this.emit({ phase: 'task', step: 'gradients' });
       const seed = gradientSampleSeed(this.ctx.opts.seed, s.spec.name, s.version);
-      const candidates = await this.ctx.backend.taskCandidates(assignmentOf(s.current), this.ctx.opts.k, seed);
+      const candidates = await this.ctx.backend.taskCandidates(assignmentOf(s.current), this.poolSize, seed);
       this.taskCache = { version: s.version, candidates };
     }
     return this.taskCache.candidates;
   }
 
-  /** Eq. 6 + Eq. 7: one slot, k candidates from the gradient, all scored in one pass, the best kept if strictly better. */
+  /** The current prompt with task slot `slot` set to `id`. */
+  private withTaskToken(slot: number, id: number): Assignment {
+    const a = assignmentOf(this.s.current);
+    a.taskTokens[slot] = id;
+    return a;
+  }
+
+  /**
+   * The pool's best k for one slot: its B gradient candidates ranked by the mean training loss over the pool rows
+   * (one batched pass), lowest first. With B = k, the gradient's k as they are (the paper).
+   */
+  private async rankTaskPool(slot: number, gradientIds: number[]): Promise<{ ids: number[]; pool?: PoolRecord }> {
+    const k = this.ctx.opts.k;
+    if (gradientIds.length <= k) return { ids: gradientIds };
+    this.emit({ phase: 'task', step: 'pool', slot, candidates: gradientIds.length });
+    const losses = (await this.trainingPool.loss(gradientIds.map((id) => this.withTaskToken(slot, id)))).map((l) => meanLoss(l));
+    const best = lossOrder(losses).slice(0, k);
+    const top = best.map((c) => ({ id: gradientIds[c]!, text: this.ctx.tokenText(gradientIds[c]!), loss: losses[c]!, gradientRank: c }));
+    return { ids: best.map((c) => gradientIds[c]!), pool: { size: gradientIds.length, top } };
+  }
+
+  /**
+   * Eq. 6 + Eq. 7: one slot, k candidates from the gradient (or the best k of a pool of B by the training loss), all
+   * scored in one pass, the best kept if strictly better.
+   */
   private async taskRound(): Promise<void> {
     const s = this.s;
     const started = performance.now();
-    const k = this.ctx.opts.k;
+    const B = this.poolSize;
     const slot = pickSlot(this.ctx.opts.seed, s.spec.name, s.round, s.spec.length, s.tried)!;
     const all = await this.taskCandidates();
-    const ids = Array.from(all.subarray(slot * k, slot * k + k));
+    const { ids, pool } = await this.rankTaskPool(slot, Array.from(all.subarray(slot * B, slot * B + B)));
     this.emit({ phase: 'task', step: 'scoring', slot, candidates: ids.length });
-    const assignments = ids.map((id) => {
-      const a = assignmentOf(s.current);
-      a.taskTokens[slot] = id;
-      return a;
-    });
+    const assignments = ids.map((id) => this.withTaskToken(slot, id));
     const outcomes = await this.ctx.backend.evaluate(assignments);
     const scores = outcomes.map((o) => this.ctx.scorer.score(o));
     const before = s.currentScore!;
@@ -193,13 +230,14 @@ export class PapRecSearch {
     this.noteBest();
     this.emit({ phase: 'task', step: accepted ? 'accepted' : 'rejected', slot });
     const candidates: CandidateRecord[] = ids.map((id, i) => ({ id, text: this.ctx.tokenText(id), score: scores[i]! }));
-    await this.ctx.commit(this.record('task', before, { slot, candidates, accepted, ...(accepted ? { acceptedId: ids[b]! } : {}) }, started));
+    await this.ctx.commit(this.record('task', before, { slot, candidates, accepted, ...(accepted ? { acceptedId: ids[b]! } : {}), ...(pool ? { pool } : {}) }, started));
   }
 
   /**
    * §4.3, Eq. 8-11: per-user candidates from each user's training gradient; for each candidate rank c one pass with
    * every user's [T_u] set to its c-th candidate (all k passes in one batched call); each user keeps the best of its
-   * candidates if strictly better on that user's validation rows.
+   * candidates if strictly better on that user's validation rows. With a pool, each user's k are the best of its B
+   * by the loss on its own training rows (rankUserPool).
    */
   private async userEpoch(): Promise<void> {
     const s = this.s;
@@ -207,14 +245,11 @@ export class PapRecSearch {
     const k = this.ctx.opts.k;
     const n = this.ctx.backend.numUsers;
     this.emit({ phase: 'user', step: 'gradients' });
-    const { candidates, hasData } = await this.ctx.backend.userCandidates(assignmentOf(s.current), k);
+    const gradient = await this.ctx.backend.userCandidates(assignmentOf(s.current), this.poolSize);
+    const hasData = gradient.hasData;
+    const { candidates, pool } = await this.rankUserPool(gradient.candidates, hasData);
     const cur = Int32Array.from(s.current.userTokens!);
-    const assignments: Assignment[] = [];
-    for (let c = 0; c < k; c++) {
-      const userTokens = cur.slice();
-      for (let u = 0; u < n; u++) if (hasData[u]) userTokens[u] = candidates[u * k + c]!;
-      assignments.push({ taskTokens: Int32Array.from(s.current.taskTokens), userTokens });
-    }
+    const assignments = this.userRankAssignments(candidates, hasData, k);
     this.emit({ phase: 'user', step: 'scoring', candidates: k });
     const outcomes = await this.ctx.backend.evaluate(assignments);
 
@@ -255,6 +290,54 @@ export class PapRecSearch {
     this.noteBest();
     this.emit({ phase: 'user', step: changed > 0 ? 'accepted' : 'rejected' });
     const cands: CandidateRecord[] = outcomes.map((o, c) => ({ id: -1, text: `rank ${c + 1}`, score: scorer.score(o) }));
-    await this.ctx.commit(this.record('user', before, { candidates: cands, accepted: changed > 0, usersAccepted: changed }, started));
+    await this.ctx.commit(this.record('user', before, { candidates: cands, accepted: changed > 0, usersAccepted: changed, ...(pool ? { pool } : {}) }, started));
+  }
+
+  /** One assignment per candidate rank c: every user with data set to its c-th candidate of `perUser` ([users, width]). */
+  private userRankAssignments(perUser: Int32Array, hasData: Uint8Array, width: number): Assignment[] {
+    const s = this.s;
+    const out: Assignment[] = [];
+    for (let c = 0; c < width; c++) {
+      const userTokens = Int32Array.from(s.current.userTokens!);
+      for (let u = 0; u < this.ctx.backend.numUsers; u++) if (hasData[u]) userTokens[u] = perUser[u * width + c]!;
+      out.push({ taskTokens: Int32Array.from(s.current.taskTokens), userTokens });
+    }
+    return out;
+  }
+
+  /**
+   * Each user's best k of its B gradient candidates ([users, B]) by the loss on that user's own pool rows: one pass
+   * per candidate rank c with every user at its c-th candidate (all B in one batched call), composed per user. Users
+   * without pool rows keep the gradient's first k. With B = k, the gradient's candidates as they are (the paper).
+   */
+  private async rankUserPool(gradient: Int32Array, hasData: Uint8Array): Promise<{ candidates: Int32Array; pool?: PoolRecord }> {
+    const k = this.ctx.opts.k;
+    const B = this.poolSize;
+    if (B <= k) return { candidates: gradient };
+    this.emit({ phase: 'user', step: 'pool', candidates: B });
+    const losses = await this.trainingPool.loss(this.userRankAssignments(gradient, hasData, B));
+    const n = this.ctx.backend.numUsers;
+    const gradientFirst = Array.from({ length: k }, (_, c) => c);
+    const choices = Array.from({ length: n }, (_, u) => (hasData[u] ? this.userPoolChoice(losses, u) : undefined));
+    const candidates = new Int32Array(n * k);
+    choices.forEach((choice, u) => (choice?.ranks ?? gradientFirst).forEach((c, r) => (candidates[u * k + r] = gradient[u * B + c]!)));
+    const ranked = choices.filter((c) => c !== undefined);
+    const mean = (f: (r: number) => number) => ranked.reduce((sum, _, i) => sum + f(i), 0) / Math.max(1, ranked.length);
+    const top = gradientFirst.map((r) => ({
+      id: -1,
+      text: `rank ${r + 1}`,
+      loss: mean((i) => ranked[i]!.losses[r]!),
+      gradientRank: mean((i) => ranked[i]!.ranks[r]!),
+    }));
+    return { candidates, pool: { size: B, top, usersRanked: ranked.length } };
+  }
+
+  /** User u's best k candidate ranks by the mean loss over its own pool rows, with those losses; none without rows. */
+  private userPoolChoice(losses: Float32Array[], u: number): { ranks: number[]; losses: number[] } | undefined {
+    const rows = this.poolUserRows[u]!;
+    if (rows.length === 0) return undefined;
+    const userLosses = losses.map((l) => meanLoss(l, rows));
+    const ranks = lossOrder(userLosses).slice(0, this.ctx.opts.k);
+    return { ranks, losses: ranks.map((c) => userLosses[c]!) };
   }
 }

@@ -135,6 +135,8 @@ const OPTIONS_SCHEMA: Check = object({
   placements: arrayOf(oneOf('suffix', 'prefix')),
   userPosition: oneOf('end', 'start'),
   k: count,
+  'pool?': count,
+  'poolRows?': count,
   alphaSeq: num,
   alphaExp: num,
   beams: count,
@@ -162,7 +164,7 @@ const RUN_STATE_SCHEMA: Check = object({
 /** The flags of `paprec search` by option field, for messages. */
 const FLAG_OF: Record<string, string> = {
   task: '--task', length: '--length', personalized: '--personalized', placement: '--placement', userPosition: '--user-position',
-  k: '--k', alphaSeq: '--alpha-seq', alphaExp: '--alpha-exp', beams: '--beams', criterion: '--criterion', epochs: '--epochs',
+  k: '--k', pool: '--pool', poolRows: '--pool-rows', alphaSeq: '--alpha-seq', alphaExp: '--alpha-exp', beams: '--beams', criterion: '--criterion', epochs: '--epochs',
   seed: '--seed', maxUsers: '--max-users', gradientSample: '--gradient-sample', runs: '--runs', testBeams: '--test-beams', maxLength: '--max-length',
 };
 /** The resolved fields each given option decides. */
@@ -192,7 +194,9 @@ export function resumeOptions(saved: SearchOptions, given: Partial<SearchOptions
   for (const key of Object.keys(FLAG_OF)) {
     const value = (given as Record<string, unknown>)[key];
     if (value === undefined) continue;
-    const now = resolveSearchOptions({ ...asInput(saved), [key]: value } as SearchOptionsInput);
+    const input = { ...asInput(saved), [key]: value } as SearchOptionsInput;
+    if (key === 'pool') delete input.poolRows; // a pool given again brings its own rows (default or --pool-rows, checked next)
+    const now = resolveSearchOptions(input);
     const fields = FIELDS_OF[key] ?? [key as keyof SearchOptions];
     if (key === 'length' && value === 'auto' && !saved.sweep && JSON.stringify(now.lengths) === JSON.stringify(saved.lengths)) continue;
     if (key === 'epochs') {
@@ -201,7 +205,7 @@ export function resumeOptions(saved: SearchOptions, given: Partial<SearchOptions
       continue;
     }
     if (fields.some((f) => JSON.stringify(now[f]) !== JSON.stringify(saved[f]))) {
-      const show = (o: SearchOptions) => fields.map((f) => JSON.stringify(o[f])).join(' ');
+      const show = (o: SearchOptions) => fields.map((f) => JSON.stringify(o[f]) ?? 'none').join(' ');
       changed.push(`${FLAG_OF[key]}: saved ${show(saved)}, now ${show(now)}`);
     }
   }

@@ -16,6 +16,14 @@ export interface UserCandidates {
   hasData: Uint8Array;
 }
 
+/** A small resident sample of training rows that ranks a wider candidate pool by the training loss (SearchOptions.pool). */
+export interface TrainingPool {
+  /** 0-based user index of each pool row. */
+  readonly userIndex: Int32Array;
+  /** Per-row P5 training loss of every assignment, [rows] each, in one batched pass. */
+  loss(assignments: readonly Assignment[]): Promise<Float32Array[]>;
+}
+
 /** The engine surface one search uses: one validation set and one training set of the same prompt shape. */
 export interface SearchBackend {
   readonly numTaskSlots: number;
@@ -33,4 +41,6 @@ export interface SearchBackend {
   taskCandidates(a: Assignment, k: number, sampleSeed: number): Promise<Int32Array>;
   /** Top-k candidates per user (Eq. 8) from all of each user's own training examples; the current token excluded. */
   userCandidates(a: Assignment, k: number): Promise<UserCandidates>;
+  /** The training rows that rank a pool of B > k candidates; needed only by searches with such a pool. */
+  readonly pool?: TrainingPool;
 }

@@ -109,6 +109,8 @@ describe('paprec search (process)', () => {
     await expect(run(['search', ...args.map((a) => (a === 'sequential' ? 'rating' : a)), '-o', out])).rejects.toThrow(/unknown task "rating"/);
     await expect(run(['search', ...args.map((a, i) => (args[i - 1] === '--length' ? '0' : a)), '-o', out])).rejects.toThrow(/length l must be/);
     await expect(run(['search', ...args.map((a, i) => (args[i - 1] === '--k' ? '100000' : a)), '-o', out])).rejects.toThrow(/larger than the vocabulary/);
+    await expect(run(['search', ...args, '--pool', '2', '-o', out])).rejects.toThrow(/pool B = 2 is smaller than k = 3/);
+    await expect(run(['search', ...args, '--pool-rows', '64', '-o', out])).rejects.toThrow(/pool-rows needs a pool larger than k/);
     await expect(run(['search', ...args])).rejects.toThrow(/-o OUTDIR/);
     expect(existsSync(out)).toBe(false);
     await expect(run(['report', path.join(tmp, 'nothing-here')])).rejects.toThrow(/search state/);

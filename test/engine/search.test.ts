@@ -37,6 +37,15 @@ afterAll(async () => {
   if (tmp) await fsp.rm(tmp, { recursive: true, force: true });
 });
 
+/** A search stopped (as by Ctrl-C) once `rounds` rounds have ended. */
+async function runStoppedAfter(rounds: number, input: Parameters<typeof runSearch>[0]) {
+  const ac = new AbortController();
+  let ended = 0;
+  return runSearch({ ...input, signal: ac.signal }, (e) => {
+    if (e.type === 'search' && (e.step === 'accepted' || e.step === 'rejected') && ++ended === rounds) ac.abort();
+  });
+}
+
 const base = () => ({ data: dataDir, model: modelDir, tokenizer: tokenizerPath, task: 'sequential', maxUsers: 30, k: 3, seed: 5 });
 
 describe('paprec search on a tiny backbone', () => {
@@ -83,11 +92,7 @@ describe('paprec search on a tiny backbone', () => {
     expect(pv.bestScore!).toBeGreaterThan(pv.startScore!);
 
     const out = path.join(tmp, 'p-resumed');
-    const ac = new AbortController();
-    let rounds = 0;
-    const first = await runSearch({ ...opts, out, signal: ac.signal }, (e) => {
-      if (e.type === 'search' && (e.step === 'accepted' || e.step === 'rejected') && ++rounds === 3) ac.abort();
-    });
+    const first = await runStoppedAfter(3, { ...opts, out });
     expect(first.interrupted).toBe(true);
     const mid = await loadState(out);
     expect(mid.historyLength).toBeGreaterThan(0);
@@ -95,6 +100,50 @@ describe('paprec search on a tiny backbone', () => {
     expect(rest.interrupted).toBe(false);
     expect(rest.state.variants.map((v) => v.best)).toEqual(straight.state.variants.map((v) => v.best));
     expect(rest.state.variants.map((v) => v.bestScore)).toEqual(straight.state.variants.map((v) => v.bestScore));
+  });
+
+  it('a wider pool (B > k ranked by the training loss): pool = k is the plain search, B > k records its pool and resumes to the same prompts', async () => {
+    const plain = { ...base(), length: 2, epochs: 3, criterion: 'loss', skipTest: true };
+    const a = await runSearch({ ...plain, out: path.join(tmp, 'pool-none') });
+    const b = await runSearch({ ...plain, pool: 3, out: path.join(tmp, 'pool-k') });
+    const untimed = async (dir: string) => (await readHistory(path.join(tmp, dir, 'history.jsonl'))).map(({ time: _t, ...rest }) => rest);
+    expect(await untimed('pool-k')).toEqual(await untimed('pool-none'));
+    expect(b.state.variants.map((v) => v.best)).toEqual(a.state.variants.map((v) => v.best));
+
+    // Personalized with the loss criterion (a random backbone's loss moves with every token): task and user pools.
+    const opts = { ...base(), length: 2, personalized: true, epochs: 4, criterion: 'loss', pool: 12, poolRows: 40, skipTest: true };
+    const straight = await runSearch({ ...opts, out: path.join(tmp, 'pool-straight') });
+    expect(straight.state.options).toMatchObject({ k: 3, pool: 12, poolRows: 40 });
+    const history = await readHistory(path.join(tmp, 'pool-straight', 'history.jsonl'));
+    const rounds = history.filter((h) => h.kind !== 'start');
+    expect(rounds.length).toBeGreaterThan(0);
+    for (const h of rounds) {
+      expect(h.pool!.size).toBe(12);
+      expect(h.pool!.top).toHaveLength(3);
+      const losses = h.pool!.top.map((c) => c.loss);
+      for (const l of losses) expect(Number.isFinite(l) && l > 0).toBe(true);
+      if (h.kind === 'task') {
+        expect(losses).toEqual([...losses].sort((x, y) => x - y));
+        expect(h.pool!.top.map((c) => c.id)).toEqual(h.candidates.map((c) => c.id)); // the loss-ranked k are the scored k
+        for (const c of h.pool!.top) expect(c.gradientRank).toBeLessThan(12);
+      } else {
+        expect(h.pool!.usersRanked).toBeGreaterThan(0);
+        expect(h.pool!.usersRanked).toBeLessThanOrEqual(30);
+      }
+    }
+    expect(rounds.some((h) => h.kind === 'task')).toBe(true);
+    expect(rounds.some((h) => h.kind === 'user')).toBe(true);
+    for (const v of straight.state.variants) expect(v.bestScore!).toBeGreaterThanOrEqual(v.startScore!);
+
+    const out = path.join(tmp, 'pool-resumed');
+    const first = await runStoppedAfter(3, { ...opts, out });
+    expect(first.interrupted).toBe(true);
+    await expect(runSearch({ out, resume: true, pool: 20 })).rejects.toThrow(/--pool: saved 12, now 20/);
+    const rest = await runSearch({ out, resume: true });
+    expect(rest.interrupted).toBe(false);
+    expect(rest.state.variants.map((v) => v.best)).toEqual(straight.state.variants.map((v) => v.best));
+    expect(rest.state.variants.map((v) => v.curve)).toEqual(straight.state.variants.map((v) => v.curve));
+    expect((await untimed('pool-resumed'))).toEqual(await untimed('pool-straight'));
   });
 
   it('bad options fail before any work', async () => {

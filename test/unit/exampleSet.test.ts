@@ -14,6 +14,7 @@ import {
   manualPrompt,
   taskArgText,
 } from '../../src/prompts/index.js';
+import { subsetExampleSet } from '../../src/prompts/exampleSet.js';
 
 const shared = (p: string) => fileURLToPath(new URL(`../../../shared/${p}`, import.meta.url));
 
@@ -134,6 +135,28 @@ describe('example sets on an in-memory dataset', () => {
     expect(row(set.inputIds, set.inputOffsets, 0)).toEqual([...arg, prompt.defaultUserToken, prompt.defaultUserToken, EOS_ID]);
     const manual = buildExampleSet(ds, tok, { task: 'explanation', split: 'val', prompt: manualPrompt('3-12') });
     expect(tok.decode(row(manual.inputIds, manual.inputOffsets, 1))).toBe('Generate a 3-star explanation for user_3 about item_4');
+  });
+
+  it('cut a subset of rows that equals those rows of the whole set', () => {
+    const ds = tinyDataset();
+    const p = automatedPrompt(tok, { task: 'explanation', length: 2, personalized: true, numUsers: 3 });
+    const set = buildExampleSet(ds, tok, { task: 'explanation', split: 'val', prompt: p });
+    const rows = [1, 0, 1];
+    const sub = subsetExampleSet(set, rows);
+    checkLayout(sub);
+    expect(sub.size).toBe(3);
+    expect([sub.task, sub.split, sub.numTaskSlots, sub.hasUserSlot, sub.numUsers]).toEqual([set.task, set.split, set.numTaskSlots, set.hasUserSlot, set.numUsers]);
+    const per = set.slotPositions.length / set.size;
+    rows.forEach((r, i) => {
+      expect(row(sub.inputIds, sub.inputOffsets, i)).toEqual(row(set.inputIds, set.inputOffsets, r));
+      expect(row(sub.wholeWordIds, sub.inputOffsets, i)).toEqual(row(set.wholeWordIds, set.inputOffsets, r));
+      expect(row(sub.targetIds, sub.targetOffsets, i)).toEqual(row(set.targetIds, set.targetOffsets, r));
+      expect(Array.from(sub.slotPositions.subarray(i * per, (i + 1) * per))).toEqual(Array.from(set.slotPositions.subarray(r * per, (r + 1) * per)));
+      expect(sub.userIndex[i]).toBe(set.userIndex[r]);
+      expect(sub.references![i]).toBe(set.references![r]);
+    });
+    expect(subsetExampleSet(set, []).size).toBe(0);
+    expect(() => subsetExampleSet(set, [2])).toThrow(/row 2 is outside 0..1/);
   });
 
   it('keep users 1..maxUsers and refuse mismatched options', () => {

@@ -7,18 +7,38 @@ import { PapRecSearch, type SearchContext } from '../../src/search/search.js';
 import { makeScorer } from '../../src/protocol/measure.js';
 import { initialVariantState, type VariantState } from '../../src/search/state.js';
 import type { HistoryRecord } from '../../src/search/history.js';
-import type { Assignment, RowOutcomes, SearchBackend } from '../../src/search/types.js';
+import type { Assignment, RowOutcomes, SearchBackend, TrainingPool } from '../../src/search/types.js';
 import { pickSlot, untriedSlots } from '../../src/search/schedule.js';
 
 const V = 60;
 const FIRST_WORD = 4; // ids below are "special": never candidates
 
+interface ToyOptions {
+  /** Distance bucket of the "gradient": the coarser, the further from the right token its first k may sit. */
+  quantum?: number;
+  /** Users with rows in the training pool (default all); the pool's loss is the cost itself, so it ranks exactly. */
+  poolUsers?: number[];
+}
+
 class ToyBackend implements SearchBackend {
   readonly valUserIndex: Int32Array;
+  readonly pool: TrainingPool;
   evaluations = 0;
   gradientPasses = 0;
-  constructor(readonly numTaskSlots: number, readonly numUsers: number, readonly personalized: boolean, rowsPerUser = 3) {
+  lossPasses = 0;
+  private readonly quantum: number;
+  constructor(readonly numTaskSlots: number, readonly numUsers: number, readonly personalized: boolean, rowsPerUser = 3, o: ToyOptions = {}) {
     this.valUserIndex = Int32Array.from({ length: numUsers * rowsPerUser }, (_, i) => i % numUsers);
+    this.quantum = o.quantum ?? 4;
+    const poolUsers = o.poolUsers ?? Array.from({ length: numUsers }, (_, u) => u);
+    const userIndex = Int32Array.from([...poolUsers, ...poolUsers]); // two training rows per user
+    this.pool = {
+      userIndex,
+      loss: async (as) => {
+        this.lossPasses++;
+        return as.map((a) => Float32Array.from(userIndex, (u) => this.wrong(a, u)));
+      },
+    };
   }
   rightTask(s: number): number { return FIRST_WORD + ((7 * s + 11) % (V - FIRST_WORD)); }
   rightUser(u: number): number { return FIRST_WORD + ((13 * u + 5) % (V - FIRST_WORD)); }
@@ -27,24 +47,25 @@ class ToyBackend implements SearchBackend {
     const d = Math.abs(t - right);
     return d === 0 ? 0 : d <= 3 ? 1 : 2;
   }
-  private wrong(a: Assignment, row: number): number {
+  /** Total cost of user u's row under `a`. */
+  private wrong(a: Assignment, u: number): number {
     let w = 0;
     for (let s = 0; s < this.numTaskSlots; s++) w += this.cost(a.taskTokens[s]!, this.rightTask(s));
-    const u = this.valUserIndex[row]!;
     if (this.personalized) w += this.cost(a.userTokens![u]!, this.rightUser(u));
     return w;
   }
   async evaluate(as: readonly Assignment[]): Promise<RowOutcomes[]> {
     this.evaluations += as.length;
     // Rank 1 with every token right, one place lower per 3 units of cost; rows differ by an offset so any change shows.
-    return as.map((a) => ({ kind: 'ranks', ranks: Int32Array.from(this.valUserIndex, (_, r) => 1 + Math.floor((this.wrong(a, r) + (r % 3)) / 3)) }));
+    return as.map((a) => ({ kind: 'ranks', ranks: Int32Array.from(this.valUserIndex, (u, r) => 1 + Math.floor((this.wrong(a, u) + (r % 3)) / 3)) }));
   }
   /** Closest first to the right token, ties to the smaller id; k + 1 requested, the current token dropped. */
   private nearest(right: number, k: number, exclude: number): number[] {
     const ids = [];
     for (let t = FIRST_WORD; t < V; t++) if (t !== exclude) ids.push(t);
-    // A coarse "gradient": distance quantised by 4, so the right token is among the top k but not always first.
-    ids.sort((x, y) => Math.floor(Math.abs(x - right) / 4) - Math.floor(Math.abs(y - right) / 4) || x - y);
+    // A coarse "gradient": distance quantised (by 4: the right token is among the top 5 but not always first).
+    const q = this.quantum;
+    ids.sort((x, y) => Math.floor(Math.abs(x - right) / q) - Math.floor(Math.abs(y - right) / q) || x - y);
     return ids.slice(0, k);
   }
   async taskCandidates(a: Assignment, k: number): Promise<Int32Array> {
@@ -70,13 +91,13 @@ function freshState(length: number, personalized: boolean, users: number): Varia
   );
 }
 
-async function runToy(state: VariantState, backend: ToyBackend, opts: { epochs?: number; stopAfter?: number; seed?: number } = {}) {
+async function runToy(state: VariantState, backend: SearchBackend, opts: { epochs?: number; stopAfter?: number; seed?: number; pool?: number } = {}) {
   const history: HistoryRecord[] = [];
   let commits = 0;
   const ctx: SearchContext = {
     backend,
     scorer: makeScorer('sequential', 'surrogate', { alphaSeq: 1, alphaExp: 0.1 }),
-    opts: { k: 5, epochs: opts.epochs ?? 50, seed: opts.seed ?? 7 },
+    opts: { k: 5, epochs: opts.epochs ?? 50, seed: opts.seed ?? 7, ...(opts.pool !== undefined ? { pool: opts.pool } : {}) },
     state,
     tokenText: (id) => `t${id}`,
     commit: async (r) => { history.push(r); commits++; },
@@ -180,5 +201,88 @@ describe('personalized search', () => {
     const rest = await runToy(JSON.parse(JSON.stringify(first.state)) as VariantState, new ToyBackend(3, 8, true));
     expect(rest.state.current).toEqual(straight.state.current);
     expect(rest.state.bestScore).toBe(straight.state.bestScore);
+  });
+});
+
+/** A history without its wall times, for comparing runs. */
+const untimed = (h: HistoryRecord[]) => h.map(({ time: _time, ...rest }) => rest);
+
+describe('wider candidate pools (B > k ranked by the training loss)', () => {
+  it('pool = k is the paper\'s search exactly: same history, no loss pass', async () => {
+    for (const personalized of [false, true]) {
+      const plain = await runToy(freshState(3, personalized, 8), new ToyBackend(3, 8, personalized));
+      const backend = new ToyBackend(3, 8, personalized);
+      const same = await runToy(freshState(3, personalized, 8), backend, { pool: 5 });
+      expect(untimed(same.history)).toEqual(untimed(plain.history));
+      expect(same.state).toEqual(plain.state);
+      expect(backend.lossPasses).toBe(0);
+      expect(same.history.every((h) => h.pool === undefined)).toBe(true);
+    }
+  });
+
+  it('finds the optimum in fewer epochs than k alone when the gradient\'s first k miss it', async () => {
+    // Quantum 6: the gradient's first 5 are right-5..right-1, so k alone first takes right-3 (cost 1) and needs a
+    // second accepted round per slot; the pool's 20 hold the right token and the loss ranks it first.
+    const right = (b: ToyBackend) => [0, 1, 2, 3].map((s) => b.rightTask(s));
+    const alone = new ToyBackend(4, 6, false, 3, { quantum: 6 });
+    const k = await runToy(freshState(4, false, 6), alone);
+    expect(k.state.current.taskTokens).toEqual(right(alone));
+    const wide = new ToyBackend(4, 6, false, 3, { quantum: 6 });
+    const pool = await runToy(freshState(4, false, 6), wide, { pool: 20 });
+    expect(pool.state.current.taskTokens).toEqual(right(wide));
+    expect(pool.state.bestScore).toBe(k.state.bestScore);
+    expect(pool.state.bestEpoch).toBeLessThan(k.state.bestEpoch);
+    expect(pool.history.filter((h) => h.accepted)).toHaveLength(4); // one accepted round per slot
+    expect(k.history.filter((h) => h.accepted).length).toBeGreaterThan(4);
+
+    const rounds = pool.history.filter((h) => h.kind === 'task');
+    expect(wide.lossPasses).toBe(rounds.length); // one batched loss pass per round
+    expect(wide.evaluations).toBe(1 + 5 * rounds.length); // still k scored per round
+    for (const h of rounds) {
+      expect(h.pool!.size).toBe(20);
+      expect(h.pool!.top.map((c) => c.id)).toEqual(h.candidates.map((c) => c.id)); // the loss-ranked k are the scored k
+      const losses = h.pool!.top.map((c) => c.loss);
+      expect(losses).toEqual([...losses].sort((a, b) => a - b));
+      if (h.accepted) expect(h.acceptedId).toBe(wide.rightTask(h.slot!));
+    }
+    expect(rounds.some((h) => h.pool!.top[0]!.gradientRank >= 5)).toBe(true); // a token k alone never saw
+  });
+
+  it('per-user epochs rank each user\'s pool on that user\'s own rows; users without pool rows keep the gradient order', async () => {
+    const users = 8;
+    const opts = { quantum: 6, poolUsers: [0, 2, 3, 4, 5, 6] }; // user 1 has no pool rows, user 7 no data at all
+    const alone = await runToy(freshState(3, true, users), new ToyBackend(3, users, true, 3, opts));
+    const backend = new ToyBackend(3, users, true, 3, opts);
+    const pool = await runToy(freshState(3, true, users), backend, { pool: 20 });
+    for (const run of [alone, pool]) {
+      for (let u = 0; u < users - 1; u++) expect(run.state.current.userTokens![u]).toBe(backend.rightUser(u));
+      expect(run.state.current.userTokens![users - 1]).toBe(FIRST_WORD);
+    }
+    const userEpochs = pool.history.filter((h) => h.kind === 'user');
+    const first = userEpochs[0]!;
+    expect(first.pool!.size).toBe(20);
+    expect(first.pool!.usersRanked).toBe(6);
+    expect(first.usersAccepted).toBe(7);
+    // The first user epoch (start, task, user) already puts every ranked user on its right token; user 1 (gradient
+    // order, its right token 18 ids from the start) needs longer.
+    const afterFirst = await runToy(freshState(3, true, users), new ToyBackend(3, users, true, 3, opts), { pool: 20, stopAfter: 3 });
+    const tokens = afterFirst.state.current.userTokens!;
+    for (const u of opts.poolUsers) expect(tokens[u]).toBe(backend.rightUser(u));
+    expect(tokens[1]).not.toBe(backend.rightUser(1));
+    expect(pool.state.bestEpoch).toBeLessThan(alone.state.bestEpoch);
+  });
+
+  it('a pool resumes to the same prompts as a straight run', async () => {
+    const straight = await runToy(freshState(3, true, 8), new ToyBackend(3, 8, true, 3, { quantum: 6 }), { pool: 12 });
+    const first = await runToy(freshState(3, true, 8), new ToyBackend(3, 8, true, 3, { quantum: 6 }), { pool: 12, stopAfter: 4 });
+    const rest = await runToy(JSON.parse(JSON.stringify(first.state)) as VariantState, new ToyBackend(3, 8, true, 3, { quantum: 6 }), { pool: 12 });
+    expect(rest.state.current).toEqual(straight.state.current);
+    expect(untimed([...first.history, ...rest.history])).toEqual(untimed(straight.history));
+  });
+
+  it('a pool larger than k needs the backend\'s training rows', async () => {
+    const b = new ToyBackend(3, 8, false);
+    const noPool: SearchBackend = { ...b, evaluate: b.evaluate.bind(b), taskCandidates: b.taskCandidates.bind(b), userCandidates: b.userCandidates.bind(b), pool: undefined };
+    await expect(runToy(freshState(3, false, 8), noPool, { pool: 20 })).rejects.toThrow(/needs the backend's training pool/);
   });
 });

@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import { checkAgainstVocabulary, parseLengths, resolveSearchOptions } from '../../src/search/options.js';
 import { composeOutcomes, outcomeFromJson, outcomeToJson, rowsByUser } from '../../src/search/outcomes.js';
 import { makeScorer } from '../../src/protocol/measure.js';
-import { variantSpecs } from '../../src/search/state.js';
+import { resumeOptions, variantSpecs } from '../../src/search/state.js';
+import { lossOrder, meanLoss, poolSampleRows } from '../../src/search/pool.js';
 import { appendHistory, readHistory, truncateHistory, type HistoryRecord } from '../../src/search/history.js';
 
 describe('search options', () => {
@@ -35,6 +36,54 @@ describe('search options', () => {
   it('plans one search per length and placement, plus the personalized one', () => {
     const specs = variantSpecs(resolveSearchOptions({ task: 'sequential', personalized: true, length: '4,5' }));
     expect(specs.map((s) => [s.name, s.length, s.personalized])).toEqual([['np-l4', 4, false], ['np-l5', 5, false], ['p-l5', 5, true]]);
+  });
+});
+
+describe('candidate pools (--pool B, --pool-rows)', () => {
+  it('B = k (or none) is the paper: no pool fields; B > k brings its rows; bad pools fail by name', () => {
+    for (const input of [{}, { pool: 5 }]) {
+      const o = resolveSearchOptions({ task: 'sequential', ...input });
+      expect(o.pool).toBeUndefined();
+      expect(o.poolRows).toBeUndefined();
+    }
+    expect(resolveSearchOptions({ task: 'sequential', pool: 64 })).toMatchObject({ k: 5, pool: 64, poolRows: 256 });
+    expect(resolveSearchOptions({ task: 'sequential', k: 3, pool: 8, poolRows: 40 })).toMatchObject({ k: 3, pool: 8, poolRows: 40 });
+    expect(() => resolveSearchOptions({ task: 'sequential', pool: 4 })).toThrow(/pool B = 4 is smaller than k = 5/);
+    expect(() => resolveSearchOptions({ task: 'sequential', pool: 2.5 })).toThrow(/pool must be an integer/);
+    expect(() => resolveSearchOptions({ task: 'sequential', poolRows: 100 })).toThrow(/pool-rows needs a pool larger than k/);
+    expect(() => resolveSearchOptions({ task: 'sequential', pool: 64, poolRows: 0 })).toThrow(/pool-rows must be an integer/);
+    expect(() => checkAgainstVocabulary({ k: 5, pool: 50 }, { tokenizerVocab: 100, wordStarts: 50 })).toThrow(/pool B = 50 is larger/);
+    expect(() => checkAgainstVocabulary({ k: 5, pool: 49 }, { tokenizerVocab: 100, wordStarts: 50 })).not.toThrow();
+  });
+
+  it('--resume takes the saved pool and refuses a changed one by name', () => {
+    const saved = resolveSearchOptions({ task: 'sequential', pool: 64, poolRows: 100 });
+    expect(resumeOptions(saved, { pool: 64 }, 'f')).toMatchObject({ pool: 64, poolRows: 100 });
+    expect(resumeOptions(saved, { pool: 64, poolRows: 100 }, 'f')).toMatchObject({ pool: 64, poolRows: 100 });
+    expect(() => resumeOptions(saved, { pool: 256 }, 'f')).toThrow(/--pool: saved 64, now 256/);
+    expect(() => resumeOptions(saved, { pool: 5 }, 'f')).toThrow(/--pool: saved 64, now none/);
+    expect(() => resumeOptions(saved, { poolRows: 50 }, 'f')).toThrow(/--pool-rows: saved 100, now 50/);
+    const paper = resolveSearchOptions({ task: 'sequential' });
+    expect(resumeOptions(paper, { pool: 5 }, 'f').pool).toBeUndefined();
+    expect(() => resumeOptions(paper, { pool: 64 }, 'f')).toThrow(/--pool: saved none, now 64/);
+  });
+
+  it('samples pool rows round-robin over users, seeded; ranks candidates by loss, ties in gradient order', () => {
+    const userIndex = Int32Array.from([0, 0, 0, 0, 1, 1, 2, 3, 3, 3]);
+    const rows = poolSampleRows(userIndex, 4, 6, 7, 'np-l5');
+    expect(rows).toEqual(poolSampleRows(userIndex, 4, 6, 7, 'np-l5'));
+    expect(rows).toHaveLength(6);
+    expect(new Set(rows).size).toBe(6);
+    expect(Array.from(rows)).toEqual([...rows].sort((a, b) => a - b));
+    const perUser = [0, 1, 2, 3].map((u) => Array.from(rows).filter((r) => userIndex[r] === u).length);
+    expect(perUser.every((n) => n >= 1 && n <= 2)).toBe(true); // every user covered, then one more row per user per round
+    expect(poolSampleRows(userIndex, 4, 3, 7, 'np-l5').length).toBe(3);
+    expect(Array.from(poolSampleRows(userIndex, 4, 99, 7, 'np-l5'))).toEqual(Array.from(userIndex, (_, i) => i));
+    const draws = new Set([1, 2, 3, 4, 5].map((seed) => Array.from(poolSampleRows(userIndex, 4, 5, seed, 'np-l5')).join(',')));
+    expect(draws.size).toBeGreaterThan(1);
+    expect(lossOrder([2, 1, 3, 1])).toEqual([1, 3, 0, 2]);
+    expect(meanLoss(Float32Array.from([1, 2, 3, 6]))).toBe(3);
+    expect(meanLoss(Float32Array.from([1, 2, 3, 6]), [1, 3])).toBe(4);
   });
 });
 
