@@ -13,6 +13,9 @@ import { Backbone } from '../../src/backbone/index.js';
 import { runEval } from '../../src/protocol/eval.js';
 import { readPromptFile } from '../../src/prompts/promptFile.js';
 import type { SoftPromptFile } from '../../src/baselines/softPrompt.js';
+import { runSearch } from '../../src/search/index.js';
+import { defaultUserToken } from '../../src/prompts/automated.js';
+import { loadState } from '../../src/search/state.js';
 import type { Tokenizer } from '../../src/types.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -104,5 +107,26 @@ describe('paprec soft-prompt', () => {
     const plain = write('plain.json', { task: 'sequential', taskTokens: file.projection.taskTokens });
     await expect(readPromptFile(`${plain}#projected`, tokenizer)).rejects.toThrow(/#projected names the projection of a soft prompt file/);
     await expect(runEval({ ...evalOpts(), task: 'matching', prompt: soft })).rejects.toThrow(/the prompt is for task sequential, the run is matching/);
+  }, 60_000);
+
+  it('search --init starts the searches of its length from the projection', async () => {
+    // the trained file's projection may be the search's own start (every slot `?`): give it other word starts
+    const file = JSON.parse(readFileSync(soft, 'utf8')) as SoftPromptFile;
+    const mask = tokenizer.wordStartMask();
+    const words = [...mask.keys()].filter((t) => mask[t] === 1 && t !== defaultUserToken(tokenizer));
+    file.projection.taskTokens = [words[5]!, words[9]!, words[2]!];
+    const init = path.join(tmp, 'init.json');
+    writeFileSync(init, JSON.stringify(file));
+    const out = path.join(tmp, 'search');
+    const base = { data, model, tokenizer: tokenizerPath, task: 'sequential', maxUsers: 30, k: 3, seed: 5, epochs: 1, runs: 1, skipTest: true, init };
+    const stopped = new AbortController();
+    stopped.abort(); // stop at the first safe point: the initial state is written
+    const r = await runSearch({ ...base, out, length: '3', personalized: true, signal: stopped.signal });
+    expect(r.interrupted).toBe(true);
+    const state = await loadState(out);
+    expect(state.variants.map((v) => v.spec.name)).toEqual(['np-l3', 'p-l3']);
+    for (const v of state.variants) expect(v.current.taskTokens).toEqual(file.projection.taskTokens);
+    await expect(runSearch({ ...base, out: path.join(tmp, 'search5'), length: '5' })).rejects.toThrow(/--init holds 3 task tokens, the search's lengths are 5: pass --length 3/);
+    await expect(runSearch({ ...base, out, resume: true })).rejects.toThrow(/--init starts a fresh search/);
   }, 60_000);
 });
