@@ -10,7 +10,6 @@
 // Every call holds the backbone's mutex for its whole duration and runs the model in eval mode.
 #include <napi.h>
 
-#include <cmath>
 #include <memory>
 
 #include "bind/async.h"
@@ -287,10 +286,7 @@ class NativeExampleSet : public Napi::ObjectWrap<NativeExampleSet> {
       so.lr = get_number(opts, "lr", so.lr);
       so.batch_size = get_int(opts, "batchSize", so.batch_size);
       so.seed = static_cast<uint64_t>(get_int(opts, "seed", 0));
-      so.shards = streams_of(opts);
-      if (so.steps < 1) throw std::invalid_argument("trainSoftPrompt: steps must be >= 1");
-      if (!(so.lr > 0) || !std::isfinite(so.lr)) throw std::invalid_argument("trainSoftPrompt: lr must be a positive number");
-      if (so.batch_size < 1) throw std::invalid_argument("trainSoftPrompt: batchSize must be >= 1");
+      so.shards = streams_of(opts);  // steps, lr and batchSize are checked by train_soft_prompt
       return std::make_pair(read_assignment(info[0], 0), so);
     });
     return run_async<SoftPromptResult>(
