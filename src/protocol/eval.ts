@@ -124,7 +124,7 @@ async function extraRows(o: EvalOptions, p: ProtocolOptions, prompt: Prompt, run
       const opts = { beams: d.numBeams, returnSequences: d.numReturnSequences, maxLength: d.maxLength, constrained: true, ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}) };
       constrained.push({ run, ...rankingMeasure(o.task, await rec.rankTargets(examplesOf(run), opts)) });
     }
-    rows.push({ kind: `${rowKind(o, prompt)}${CONSTRAINED}`, manual: false, runs: constrained });
+    rows.push({ kind: `${o.prompt}${CONSTRAINED}`, manual: false, runs: constrained });
   }
   if (o.baseline === 'popular') {
     const popular = Array.from({ length: runs }, (_, i) => ({ run: i + 1, ...rankingMeasure(o.task, popularRanks(p.dataset, examplesOf(i + 1))) }));
@@ -185,7 +185,7 @@ export async function runEval(o: EvalOptions, io: EvalIo = {}): Promise<EvalRepo
       table,
     };
     if (o.baseline === 'popular') report.baseline = { name: 'popular', metrics: summaries(table, POPULAR) };
-    if (o.constrained) report.constrained = summaries(table, `${kind}${CONSTRAINED}`);
+    if (o.constrained) report.constrained = summaries(table, `${o.prompt}${CONSTRAINED}`);
   } finally {
     await backbone.dispose();
   }
