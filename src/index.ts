@@ -19,6 +19,7 @@ export {
 } from './prompts/index.js';
 export * from './metrics/index.js';
 export { ResidentExampleSet, topCandidates, type Assignment, type EvaluateOptions, type SlotGradients, type CandidateOptions, type SlotCandidates } from './engine/index.js';
+export { projectSoftPrompt, trainSoftPrompt, type SoftPrompt, type SoftPromptOptions } from './engine/index.js';
 export { runSearch, rebuildReport, PapRecSearch, type RunSearchInput, type RunSearchResult } from './search/index.js';
 export {
   runEval, evaluatePrompts, testDecoding, selectionDecoding, makeScorer, metricNames,

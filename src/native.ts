@@ -181,6 +181,8 @@ export interface NativeExampleSetData extends RaggedRows {
 export interface NativeAssignment {
   taskTokens: Int32Array;
   userTokens?: Int32Array;
+  /** A soft prompt: [numTaskSlots * dModel] input embeddings of the task slots (they replace the tokens' own). */
+  slotEmbeddings?: Float32Array;
 }
 
 export interface NativeEvaluateOptions extends NativeGenerateOptions {
@@ -222,6 +224,11 @@ export interface NativeExampleSet {
     assignment: NativeAssignment,
     opts: { k: number; perUser?: boolean; sample?: number; seed?: number; streams?: number },
   ): Promise<NativeCandidates>;
+  /** Adam on the task slots' input embeddings (backbone frozen, eval mode); losses: each step's mini-batch loss. */
+  trainSoftPrompt(
+    assignment: NativeAssignment,
+    opts: { steps: number; lr?: number; batchSize?: number; seed?: number; streams?: number },
+  ): Promise<{ embeddings: Float32Array; losses: Float32Array }>;
   dispose(): void;
 }
 
@@ -249,6 +256,8 @@ export interface NativeAddon {
     mask: Uint8Array,
     chunkElements?: number,
   ): Promise<{ ids: Int32Array; scores: Float32Array }>;
+  /** The nearest token allowed by `mask` of each embedding row (L2 distance; ties: the lower id). */
+  projectSoftPrompt(backbone: NativeBackbone, embeddings: Float32Array, rows: number, mask: Uint8Array): Promise<Int32Array>;
   defaultStreams(backbone: NativeBackbone): number;
   /** True when `generate` reads `constraint` (an addon built before it ignores the option). */
   constrainedDecoding?: boolean;

@@ -11,6 +11,7 @@
 #include "engine/generate.h"
 #include "engine/shards.h"
 #include "engine/slots.h"
+#include "engine/soft_prompt.h"
 
 namespace paprec {
 
@@ -109,6 +110,32 @@ Napi::Value TopCandidates(const Napi::CallbackInfo& info) {
       });
 }
 
+// projectSoftPrompt(backbone, embeddings: Float32Array [rows*dModel], rows, mask: Uint8Array [vocab])
+//   -> Promise<Int32Array [rows]>: the nearest allowed token of each row by L2 distance (engine/soft_prompt.h)
+Napi::Value ProjectSoftPrompt(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  if (info.Length() < 4) throw Napi::TypeError::New(env, "projectSoftPrompt(backbone, embeddings, rows, mask)");
+  auto state = NativeBackbone::StateOf(info[0]);
+  const int64_t D = state->model.config().d_model;
+  auto [x, mask] = guard(env, [&] {
+    if (!info[2].IsNumber()) throw std::invalid_argument("projectSoftPrompt: rows must be a number");
+    const int64_t rows = info[2].As<Napi::Number>().Int64Value();
+    if (rows < 1) throw std::invalid_argument("projectSoftPrompt: rows must be >= 1");
+    auto x = float_tensor(info[1], "projectSoftPrompt embeddings", {rows, D});
+    if (!info[3].IsTypedArray() || info[3].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+      throw std::invalid_argument("projectSoftPrompt: mask must be a Uint8Array");
+    auto m = info[3].As<Napi::Uint8Array>();
+    return std::make_pair(x, torch::from_blob(m.Data(), {static_cast<int64_t>(m.ElementLength())}, torch::kUInt8).clone());
+  });
+  return run_async<torch::Tensor>(
+      env,
+      [state, x, mask] {
+        std::lock_guard<std::mutex> lock(state->mutex);
+        return project_soft_prompt(state->model, x, mask);
+      },
+      [](Napi::Env env, torch::Tensor& ids) -> Napi::Value { return to_int32_array(env, ids); });
+}
+
 Napi::Value DefaultStreams(const Napi::CallbackInfo& info) {
   auto state = NativeBackbone::StateOf(info[0]);
   return Napi::Number::New(info.Env(), static_cast<double>(default_shards(state->model.device())));
@@ -121,6 +148,7 @@ void register_generation(Napi::Env env, Napi::Object exports) {
   exports.Set("generateNaive", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return Generate(i, true); }));
   exports.Set("topCandidates", Napi::Function::New(env, TopCandidates));
   exports.Set("defaultStreams", Napi::Function::New(env, DefaultStreams));
+  exports.Set("projectSoftPrompt", Napi::Function::New(env, ProjectSoftPrompt));
   exports.Set("constrainedDecoding", Napi::Boolean::New(env, true));  // generate reads options.constraint
   register_example_set(env, exports);
 }

@@ -5,6 +5,8 @@
 //   slotGradients(assignment, {perUser?, sample?, seed?, streams?}) -> Promise<{...}>
 //   candidates(assignment, {k, perUser?, sample?, seed?, streams?}) -> Promise<{task, user?, userCounts?, ...}>
 //     (needs options.slotMask at construction: uploaded once with the set)
+//   trainSoftPrompt(assignment, {steps, lr, batchSize, seed?, streams?}) -> Promise<{embeddings, losses}>
+// An assignment is {taskTokens, userTokens?, slotEmbeddings?: Float32Array [numTaskSlots * dModel]}.
 // Every call holds the backbone's mutex for its whole duration and runs the model in eval mode.
 #include <napi.h>
 
@@ -17,6 +19,7 @@
 #include "engine/example_set.h"
 #include "engine/shards.h"
 #include "engine/slots.h"
+#include "engine/soft_prompt.h"
 
 namespace paprec {
 namespace {
@@ -66,6 +69,7 @@ class NativeExampleSet : public Napi::ObjectWrap<NativeExampleSet> {
                         InstanceMethod("loss", &NativeExampleSet::Loss),
                         InstanceMethod("slotGradients", &NativeExampleSet::SlotGradientsJs),
                         InstanceMethod("candidates", &NativeExampleSet::CandidatesJs),
+                        InstanceMethod("trainSoftPrompt", &NativeExampleSet::TrainSoftPromptJs),
                         InstanceMethod("dispose", &NativeExampleSet::Dispose)});
   }
 
@@ -128,8 +132,20 @@ class NativeExampleSet : public Napi::ObjectWrap<NativeExampleSet> {
     a.task = int_vector_tensor(o.Get("taskTokens"), what + ".taskTokens");
     auto user = o.Get("userTokens");
     if (!user.IsUndefined() && !user.IsNull()) a.user = int_vector_tensor(user, what + ".userTokens");
+    auto soft = o.Get("slotEmbeddings");
+    const auto& config = state_->backbone->model.config();
+    if (!soft.IsUndefined() && !soft.IsNull()) {
+      if (!soft.IsTypedArray() || soft.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+        throw std::invalid_argument(what + ".slotEmbeddings: expected a Float32Array");
+      const int64_t n = static_cast<int64_t>(soft.As<Napi::Float32Array>().ElementLength());
+      const int64_t S = state_->set->data().num_task_slots, D = config.d_model;
+      if (n != S * D)
+        throw std::invalid_argument(what + ".slotEmbeddings: " + std::to_string(n) + " values, expected numTaskSlots x dModel = " +
+                                    std::to_string(S) + " x " + std::to_string(D) + " = " + std::to_string(S * D));
+      a.slot_embeddings = float_tensor(soft, what + ".slotEmbeddings", {S, D});
+    }
     try {
-      state_->set->check(a, state_->backbone->model.config().vocab_size);
+      state_->set->check(a, config);
     } catch (const std::invalid_argument& e) {
       throw std::invalid_argument(what + ": " + e.what());
     }
@@ -137,7 +153,8 @@ class NativeExampleSet : public Napi::ObjectWrap<NativeExampleSet> {
   }
 
   static Assignment on_device(const Assignment& a, const torch::Device& d) {
-    return {a.task.to(d), a.user.defined() ? a.user.to(d) : torch::Tensor()};
+    auto to = [&](const torch::Tensor& t) { return t.defined() ? t.to(d) : torch::Tensor(); };
+    return {a.task.to(d), to(a.user), to(a.slot_embeddings)};
   }
 
   Napi::Value Size(const Napi::CallbackInfo& info) {
@@ -254,6 +271,37 @@ class NativeExampleSet : public Napi::ObjectWrap<NativeExampleSet> {
         },
         [](Napi::Env env, SlotCandidates& c) -> Napi::Value {
           return slot_result(env, to_int32_array, c.task, c.user, c.user_counts, c.loss, c.examples);
+        });
+  }
+
+  Napi::Value TrainSoftPromptJs(const Napi::CallbackInfo& info) {
+    auto env = info.Env();
+    auto st = live(env);
+    if (info.Length() < 2 || !info[1].IsObject())
+      throw Napi::TypeError::New(env, "trainSoftPrompt(assignment, {steps, lr, batchSize, seed?})");
+    auto opts = info[1].As<Napi::Object>();
+    auto [assignment, so] = guard(env, [&] {
+      SoftPromptOptions so;
+      so.steps = require_int(opts, "steps", "trainSoftPrompt");
+      so.lr = get_number(opts, "lr", so.lr);
+      so.batch_size = get_int(opts, "batchSize", so.batch_size);
+      so.seed = static_cast<uint64_t>(get_int(opts, "seed", 0));
+      so.shards = streams_of(opts);  // steps, lr and batchSize are checked by train_soft_prompt
+      return std::make_pair(read_assignment(info[0], 0), so);
+    });
+    return run_async<SoftPromptResult>(
+        env,
+        [st, assignment, so] {
+          std::lock_guard<std::mutex> lock(st->backbone->mutex);
+          auto& model = st->backbone->model;
+          EvalMode eval(model);
+          return train_soft_prompt(model, *st->set, on_device(assignment, model.device()), so);
+        },
+        [](Napi::Env env, SoftPromptResult& r) -> Napi::Value {
+          auto o = Napi::Object::New(env);
+          o.Set("embeddings", to_float32_array(env, r.embeddings));
+          o.Set("losses", to_float32_array(env, torch::tensor(r.losses, torch::kDouble)));
+          return o;
         });
   }
 

@@ -1,6 +1,7 @@
 #include "engine/example_set.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <stdexcept>
 #include <string>
@@ -101,7 +102,16 @@ torch::Tensor ResidentSet::splice(const SetBatch& b, const Assignment& a) {
   return ids;
 }
 
-void ResidentSet::check(const Assignment& a, int64_t vocab_size) const {
+torch::Tensor ResidentSet::embed(const P5Model& model, const SetBatch& b, const Assignment& a) {
+  auto embeds = model.embed(splice(b, a));
+  if (!a.slot_embeddings.defined() || b.task_flat.numel() == 0) return embeds;
+  auto flat = embeds.reshape({-1, embeds.size(-1)}).clone();
+  flat.index_put_({b.task_flat}, a.slot_embeddings.to(embeds.scalar_type()).index_select(0, b.task_slot));
+  return flat.view(embeds.sizes());
+}
+
+void ResidentSet::check(const Assignment& a, const P5Config& config) const {
+  const int64_t vocab_size = config.vocab_size;
   auto range = [&](const torch::Tensor& t, const std::string& what) {
     if (t.numel() == 0) return;
     const auto lo = t.min().item<int64_t>(), hi = t.max().item<int64_t>();
@@ -119,6 +129,20 @@ void ResidentSet::check(const Assignment& a, int64_t vocab_size) const {
       throw std::invalid_argument("assignment: userTokens has " + std::to_string(a.user.numel()) +
                                   " entries, the example set has " + std::to_string(data_.num_users) + " users");
     range(a.user, "assignment userTokens");
+  }
+  if (a.slot_embeddings.defined()) {
+    const auto& e = a.slot_embeddings;
+    if (e.dim() != 2 || e.size(0) != data_.num_task_slots || e.size(1) != config.d_model)
+      throw std::invalid_argument("assignment: slotEmbeddings has " + std::to_string(e.numel()) +
+                                  " values, expected numTaskSlots x dModel = " + std::to_string(data_.num_task_slots) +
+                                  " x " + std::to_string(config.d_model));
+    auto bad = torch::isfinite(e).logical_not_().reshape({-1});
+    if (bad.any().item<bool>()) {
+      const int64_t at = bad.to(torch::kUInt8).argmax().item<int64_t>();
+      throw std::invalid_argument("assignment: slotEmbeddings[" + std::to_string(at) + "] (slot " +
+                                  std::to_string(at / config.d_model) + ") is " +
+                                  (std::isnan(e.reshape({-1})[at].item<double>()) ? "NaN" : "infinite"));
+    }
   }
 }
 
@@ -146,9 +170,8 @@ torch::Tensor evaluate(const P5Model& model, const ResidentSet& set, const Assig
   run_sharded(model.device(), static_cast<int64_t>(batches.size()), o.shards, [&](int64_t bi) {
     torch::NoGradGuard no_grad;
     const auto& b = batches[bi];
-    auto ids = ResidentSet::splice(b, a);
     auto ww = o.whole_words ? b.batch.whole_words() : std::nullopt;
-    auto hidden = model.encode(model.embed(ids), b.batch.attention_mask, ww);
+    auto hidden = model.encode(ResidentSet::embed(model, b, a), b.batch.attention_mask, ww);
     auto r = generate_encoded(model, hidden, b.batch.attention_mask, o.gen);
     auto seqs = r.sequences.accessor<int64_t, 2>();
     const int64_t B = static_cast<int64_t>(b.examples.size());
@@ -185,9 +208,7 @@ torch::Tensor example_losses(const P5Model& model, const ResidentSet& set, const
   run_sharded(model.device(), static_cast<int64_t>(batches.size()), shards, [&](int64_t bi) {
     torch::NoGradGuard no_grad;
     const auto& b = batches[bi];
-    Batch spliced = b.batch;
-    spliced.input_ids = ResidentSet::splice(b, a);
-    per_batch[bi] = forward(model, spliced).loss_per_example.to(torch::kCPU, torch::kFloat32);
+    per_batch[bi] = forward(model, b.batch, ResidentSet::embed(model, b, a)).loss_per_example.to(torch::kCPU, torch::kFloat32);
   });
   auto result = torch::zeros({set.size()}, torch::kFloat32);
   for (size_t bi = 0; bi < batches.size(); ++bi)

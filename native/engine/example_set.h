@@ -38,9 +38,11 @@ struct SetBatch {
 };
 
 // Slot tokens of one prompt: task [num_task_slots] and, for personalized prompts, user [num_users] (both long, on
-// the device). An undefined `user` keeps the rendered user-slot tokens.
+// the device). An undefined `user` keeps the rendered user-slot tokens. `slot_embeddings` (a soft prompt, float
+// [num_task_slots, d_model] on the device) replaces the task slots' input embeddings; whole-word embeddings are
+// still added by the encoder, as for any token.
 struct Assignment {
-  torch::Tensor task, user;
+  torch::Tensor task, user, slot_embeddings;
 };
 
 class ResidentSet {
@@ -60,8 +62,12 @@ class ResidentSet {
   std::vector<SetBatch> make_batches(const std::vector<int64_t>& examples) const;
   // input_ids of `b` with the assignment's tokens written into its slots (a new tensor).
   static torch::Tensor splice(const SetBatch& b, const Assignment& a);
-  // Range / size checks of an assignment against this set (std::invalid_argument).
-  void check(const Assignment& a, int64_t vocab_size) const;
+  // The token embeddings of the spliced rows of `b`, the task slots' rows replaced by a.slot_embeddings when given
+  // (out of place: gradients flow to the slot embeddings).
+  static torch::Tensor embed(const P5Model& model, const SetBatch& b, const Assignment& a);
+  // Range / size checks of an assignment against this set (std::invalid_argument); slot embeddings must be
+  // [num_task_slots, d_model] and finite.
+  void check(const Assignment& a, const P5Config& config) const;
 
  private:
   ExampleSetData data_;

@@ -40,7 +40,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
       .option('model', { type: 'string', demandOption: true, describe: 'checkpoint (HF folder, .safetensors or P5 .pth)' })
       .option('tokenizer', { type: 'string', demandOption: true, describe: 'tokenizer.json or spiece.model' })
       .option('task', { choices: TASKS, demandOption: true, describe: 'the P5 task' })
-      .option('prompt', { type: 'string', demandOption: true, describe: 'seen | unseen (P5 prompts) | a prompt JSON file[#N]' })
+      .option('prompt', { type: 'string', demandOption: true, describe: 'seen | unseen (P5 prompts) | a prompt JSON file[#N] | soft.json[#projected] (paprec soft-prompt)' })
       .option('split', { choices: ['val', 'test'] as const, default: 'test' as Split })
       .option('runs', { type: 'number', default: 5, describe: 'runs with different rendering seeds' })
       .option('beams', { type: 'number', default: TEST_BEAMS, describe: 'beam width (top-10 outputs are ranked)' })

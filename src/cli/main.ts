@@ -16,9 +16,10 @@ import { reportCommand } from './report.js';
 import { demoCommand } from './demo.js';
 import { recommendCommand } from './recommend.js';
 import { serveCommand } from './serve.js';
+import { softPromptCommand } from './softPrompt.js';
 
 const COMMANDS: CommandModule<any, any>[] = [
-  infoCommand, tokenizerCommand, dataCommand, prepareCommand, pretrainCommand, evalCommand, searchCommand, reportCommand, demoCommand, recommendCommand, serveCommand,
+  infoCommand, tokenizerCommand, dataCommand, prepareCommand, pretrainCommand, evalCommand, searchCommand, reportCommand, demoCommand, recommendCommand, serveCommand, softPromptCommand,
 ];
 
 function report(err: unknown): never {

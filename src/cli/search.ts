@@ -32,6 +32,7 @@ interface SearchArgs {
   'max-length'?: number;
   out?: string;
   resume?: string;
+  init?: string;
   force: boolean;
 }
 
@@ -100,6 +101,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
       .option('max-length', { type: 'number', describe: 'longest generation incl. the start token, selection and test (default: 50, as paprec eval)' })
       .option('out', { alias: 'o', type: 'string', describe: 'output folder' })
       .option('resume', { type: 'string', describe: 'continue the search saved in this folder (options given again must match, but --epochs may rise)' })
+      .option('init', { type: 'string', describe: 'start the searches of its length from a soft prompt\'s projection (paprec soft-prompt file)' })
       .option('force', { type: 'boolean', default: false, describe: 'take over a stale lock of the output folder (a run killed with kill -9)' }) as unknown as Argv<SearchArgs>,
   handler: async (args) => {
     const out = args.resume ?? args.out;
@@ -141,6 +143,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
         runs: args.runs,
         testBeams: args['test-beams'],
         maxLength: args['max-length'],
+        init: args.init,
       };
       // Only the options given on the command line: the rest take the paper's defaults (or, on --resume, the saved values).
       const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));

@@ -11,3 +11,4 @@ export {
   type SlotCandidates,
 } from './residentSet.js';
 export { modelSlotMask } from './slotMask.js';
+export { projectSoftPrompt, trainSoftPrompt, type SoftPrompt, type SoftPromptOptions } from './softPrompt.js';

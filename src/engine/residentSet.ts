@@ -13,6 +13,12 @@ export interface Assignment {
   taskTokens: Int32Array;
   /** One token id per user (numUsers), for personalized prompts; omitted = keep the rendered user-slot tokens. */
   userTokens?: Int32Array;
+  /**
+   * A soft prompt: [numTaskSlots * dModel] input embeddings that replace the task slots' token embeddings in the
+   * encoder (whole-word embeddings are still added); beam search is otherwise unchanged. Wrong length or a
+   * non-finite value is refused by the engine, naming slotEmbeddings.
+   */
+  slotEmbeddings?: Float32Array;
 }
 
 export interface UploadOptions {
@@ -256,6 +262,17 @@ export class ResidentExampleSet {
     this.checkMask(assignment, 0);
     const h = this.native;
     return wrapAsync('candidates', () => this.backbone.call(() => h.candidates(assignment, opts)));
+  }
+
+  /**
+   * The continuous prompt baseline (PAP-REC §2.2.2): Adam on the task slots' input embeddings P, the P5 loss of
+   * seeded mini-batches (backbone frozen, eval mode). P starts as `init.slotEmbeddings`, else as the embeddings of
+   * `init.taskTokens`; the user slots keep `init.userTokens`. See softPrompt.ts `trainSoftPrompt`.
+   */
+  async trainSoftPrompt(init: Assignment, opts: { steps: number; lr: number; batchSize: number; seed: number; streams?: number }): Promise<{ embeddings: Float32Array; losses: Float32Array }> {
+    this.checkMask(init, 0);
+    const h = this.native;
+    return wrapAsync('trainSoftPrompt', () => this.backbone.call(() => h.trainSoftPrompt(init, opts)));
   }
 
   /** Later calls are refused at once; the native set is freed when the calls already queued on the model end. */

@@ -37,6 +37,11 @@ export interface AutomatedPrompt {
   readonly userTokens?: Int32Array;
   /** The id a user without a searched token gets (`?` as a word start, see defaultUserToken). */
   readonly defaultUserToken: number;
+  /**
+   * A soft prompt (`paprec soft-prompt`): [l * d_model] input embeddings of the task slots, which replace the
+   * embeddings of `taskTokens` (then its nearest-token projection, rendered for the whole-word ids) in the encoder.
+   */
+  readonly slotEmbeddings?: Float32Array;
 }
 
 export type Prompt = ManualPrompt | AutomatedPrompt;

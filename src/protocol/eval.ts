@@ -78,6 +78,7 @@ export interface EvalIo {
 
 const CONSTRAINED = ' (constrained)';
 const POPULAR = 'popular';
+const SOFT = 'soft prompt';
 
 function checkOptions(o: EvalOptions): { runs: number; decoding: Decoding } {
   if (!TASKS.includes(o.task)) fail('eval', `--task must be one of ${TASKS.join(', ')}, got ${o.task}`);
@@ -95,8 +96,11 @@ function checkOptions(o: EvalOptions): { runs: number; decoding: Decoding } {
 
 async function loadPrompt(o: EvalOptions, tokenizer: Tokenizer, dataset: Dataset): Promise<Prompt> {
   if (o.prompt === 'seen' || o.prompt === 'unseen') return baselinePrompt({ task: o.task, kind: o.prompt });
-  return readPromptFile(o.prompt, tokenizer, { task: o.task, numUsers: dataset.users.length });
+  return readPromptFile(o.prompt, tokenizer, { task: o.task, numUsers: dataset.users.length, soft: true });
 }
+
+/** The table row's name: the prompt as given, or `soft prompt` for a soft prompt's embeddings. */
+const rowKind = (o: EvalOptions, prompt: Prompt) => (prompt.type === 'automated' && prompt.slotEmbeddings ? SOFT : o.prompt);
 
 async function loadBackbone(o: EvalOptions, tokenizer: Tokenizer): Promise<Backbone> {
   const backbone = await Backbone.load(o.model, { device: o.device ?? 'auto', dtype: o.dtype ?? 'fp32' });
@@ -143,6 +147,8 @@ export async function runEval(o: EvalOptions, io: EvalIo = {}): Promise<EvalRepo
   const dataset = await loadDataset(o.data, { ...(o.maxUsers !== undefined ? { maxUsers: o.maxUsers } : {}), onWarning: (m) => say(`note: ${m}`) });
   const tokenizer = await loadTokenizer(o.tokenizer);
   const prompt = await loadPrompt(o, tokenizer, dataset);
+  const kind = rowKind(o, prompt);
+  if (o.constrained && kind === SOFT) fail('eval', '--constrained decodes through the recommender, which takes discrete prompts: use FILE#projected');
   const backbone = await loadBackbone(o, tokenizer);
   const names = metricNames(o.task);
   const p: ProtocolOptions = {
@@ -163,7 +169,7 @@ export async function runEval(o: EvalOptions, io: EvalIo = {}): Promise<EvalRepo
   say(`${o.task} / ${split}: ${runs} run(s), ${decoding.numBeams} beams on ${backbone.device} in ${backbone.dtype}`);
   let report: EvalReport;
   try {
-    const r = await evaluatePrompts(p, [{ kind: o.prompt, prompt }]);
+    const r = await evaluatePrompts(p, [{ kind, prompt }]);
     if (r.runsCompleted === 0) throw new PaprecError('eval: interrupted before the first run finished; nothing to report');
     const rows = [{ ...r.rows[0]!, manual: prompt.type === 'manual' }, ...(await extraRows(o, p, prompt, r.runsCompleted))];
     const table = reportJson({ title: `${o.task} / ${split}`, task: o.task, split, metrics: names, prompts: rows });
@@ -173,7 +179,7 @@ export async function runEval(o: EvalOptions, io: EvalIo = {}): Promise<EvalRepo
       prompt: o.prompt,
       runsCompleted: r.runsCompleted,
       examples: r.examples,
-      metrics: summaries(table, o.prompt),
+      metrics: summaries(table, kind),
       interrupted: r.interrupted,
       decoding,
       table,

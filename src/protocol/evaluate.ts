@@ -52,7 +52,11 @@ export interface ProtocolResult {
 /** The slot tokens an engine pass splices into a prompt's rendered rows (none for a manual prompt). */
 export function assignmentOfPrompt(p: Prompt, numUsers?: number): Assignment {
   if (p.type === 'manual') return { taskTokens: new Int32Array(0) };
-  return { taskTokens: p.taskTokens, ...(p.userTokens ? { userTokens: numUsers !== undefined ? p.userTokens.slice(0, numUsers) : p.userTokens } : {}) };
+  return {
+    taskTokens: p.taskTokens,
+    ...(p.userTokens ? { userTokens: numUsers !== undefined ? p.userTokens.slice(0, numUsers) : p.userTokens } : {}),
+    ...(p.slotEmbeddings ? { slotEmbeddings: p.slotEmbeddings } : {}), // a soft prompt's task-slot embeddings
+  };
 }
 
 /** One prompt, one run: render, upload, decode, measure. */

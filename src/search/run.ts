@@ -16,6 +16,7 @@ import { resolveConfig } from '../checkpoint/index.js';
 import { Backbone } from '../backbone/index.js';
 import { modelSlotMask } from '../engine/index.js';
 import { automatedPrompt } from '../prompts/automated.js';
+import { readPromptFile } from '../prompts/promptFile.js';
 import { mean } from '../metrics/index.js';
 import { baselinePrompt } from '../prompts/manual.js';
 import { buildExampleSet, subsetExampleSet } from '../prompts/exampleSet.js';
@@ -57,6 +58,8 @@ export interface RunSearchInput extends Partial<SearchOptionsInput> {
   signal?: AbortSignal;
   /** Skip the test evaluation and report (tests, benchmarks). */
   skipTest?: boolean;
+  /** A soft prompt file (`paprec soft-prompt`): the searches of its length start from its projection. */
+  init?: string;
 }
 
 export type RunProgress =
@@ -111,6 +114,7 @@ async function prepare(input: RunSearchInput, report: (p: RunProgress) => void):
   let opts: SearchOptions;
   let inputs: RunInputs;
   if (input.resume) {
+    if (input.init) fail('search', '--init starts a fresh search; --resume continues from the saved state');
     state = await loadState(input.out);
     const given: Record<string, string | undefined> = { data: input.data, model: input.model, tokenizer: input.tokenizer };
     const moved = Object.entries(given).filter(([k, v]) => v !== undefined && path.resolve(v) !== state!.inputs[k as keyof RunInputs]);
@@ -147,12 +151,14 @@ async function prepare(input: RunSearchInput, report: (p: RunProgress) => void):
 
   if (!state) {
     const numUsers = dataset.users.length;
+    const start = input.init ? await initialTaskTokens(input.init, tokenizer, opts) : undefined;
     state = {
       version: 1,
       inputs,
       options: opts,
       variants: variantSpecs(opts).map((spec) => {
-        const p = automatedPrompt(tokenizer, { task: opts.task, length: spec.length, personalized: spec.personalized, numUsers, placement: spec.placement, userPosition: opts.userPosition });
+        const from = start && start.length === spec.length ? { taskTokens: start } : {};
+        const p = automatedPrompt(tokenizer, { task: opts.task, length: spec.length, personalized: spec.personalized, numUsers, placement: spec.placement, userPosition: opts.userPosition, ...from });
         return initialVariantState(spec, { taskTokens: Array.from(p.taskTokens), ...(p.userTokens ? { userTokens: Array.from(p.userTokens) } : {}) });
       }),
       historyLength: 0,
@@ -169,6 +175,13 @@ async function prepare(input: RunSearchInput, report: (p: RunProgress) => void):
     await truncateHistory(path.join(input.out, HISTORY_FILE), state.historyLength);
   }
   return { state, tokenizer, dataset, backbone };
+}
+
+/** --init: the projection of a soft prompt file, refused unless some search has its length. */
+async function initialTaskTokens(init: string, tokenizer: Tokenizer, opts: SearchOptions): Promise<Int32Array> {
+  const tokens = (await readPromptFile(init.includes('#') ? init : `${init}#projected`, tokenizer, { task: opts.task })).taskTokens;
+  if (!opts.lengths.includes(tokens.length)) fail(init, `--init holds ${tokens.length} task tokens, the search's lengths are ${opts.lengths.join(', ')}: pass --length ${tokens.length}`);
+  return tokens;
 }
 
 function promptOf(tokenizer: Tokenizer, state: RunState, v: VariantState, tokens = v.best): AutomatedPrompt {
