@@ -9,7 +9,8 @@
  *   tokenizer.json        the demo tokenizer
  *   backbone/             the pretrained model (config.json, model.safetensors, tokenizer.json, train_log.jsonl)
  *   <task>/               one `paprec search` folder per task: prompt.json, history.jsonl, report.md, report.json,
- *                         surrogate.svg (validation surrogate per search epoch), state.json, results.json
+ *                         surrogate.svg (validation surrogate per search epoch), time.svg, state.json, results.json,
+ *                         soft.json (the soft prompt baseline and its projection, rows of the task's table)
  *   pretrain.svg          the backbone's validation HR@5 / NDCG@5 per pretraining epoch
  *   report.md, report.json  every task's table, the popularity baseline and the pretraining summary
  */
@@ -18,7 +19,7 @@ import * as path from 'node:path';
 import { fail, PaprecError } from '../errors.js';
 import { loadDataset } from '../data/index.js';
 import { loadTokenizer } from '../tokenizer/index.js';
-import { plotLines, reportMarkdown, type ReportJson } from '../report/index.js';
+import { plotLines, reportMarkdown, type PromptResult, type ReportJson } from '../report/index.js';
 import { runSearch, type RunProgress } from '../search/run.js';
 import { loadState } from '../search/state.js';
 import { promptJson, writeReportFiles, type PromptJson, type SearchResults } from '../search/report.js';
@@ -30,6 +31,7 @@ import { userEntries } from '../util/lock.js';
 import { writeDemoData } from './index.js';
 import { demoPlan, type DemoPlan } from './plan.js';
 import { popularRow, withPopularRow, POPULAR_KIND } from './popular.js';
+import { softPromptRows } from './soft.js';
 
 export const DEFAULT_DEMO_DIR = 'paprec-demo';
 export const DEFAULT_DEMO_SEED = 2024;
@@ -120,15 +122,22 @@ async function pretrainPlot(r: PretrainResult): Promise<string> {
   );
 }
 
-/** The popularity row is added to ranking tables, and the task's report files rewritten with it. */
-async function addPopularRow(dir: string, dataDir: string, results: SearchResults, tokenizer: Tokenizer): Promise<void> {
+/**
+ * The demo's extra rows, added to a task's table and its report files rewritten with them: the popularity baseline
+ * (ranking tasks) right after the manual prompts, the soft prompt and its projection at the end.
+ */
+async function addRows(dir: string, dataDir: string, results: SearchResults, tokenizer: Tokenizer, soft: PromptResult[]): Promise<void> {
   const state = await loadState(dir);
-  // The same users the search loaded: popularity is counted over them, as `paprec eval --baseline popular` does.
-  const dataset = await loadDataset(dataDir, state.options.maxUsers !== undefined ? { maxUsers: state.options.maxUsers } : {});
   const task = state.options.task;
-  const row = popularRow(dataset, task, { runs: state.options.runs, seed: state.options.seed, ...(state.options.maxUsers !== undefined ? { maxUsers: state.options.maxUsers } : {}) });
-  const out: SearchResults = { ...results, prompts: withPopularRow(results.prompts, row) };
-  // results.json keeps the row, so `paprec report DIR` rebuilds the same table.
+  let prompts = [...results.prompts, ...soft];
+  if (task !== 'explanation') {
+    // The same users the search loaded: popularity is counted over them, as `paprec eval --baseline popular` does.
+    const dataset = await loadDataset(dataDir, state.options.maxUsers !== undefined ? { maxUsers: state.options.maxUsers } : {});
+    const row = popularRow(dataset, task, { runs: state.options.runs, seed: state.options.seed, ...(state.options.maxUsers !== undefined ? { maxUsers: state.options.maxUsers } : {}) });
+    prompts = withPopularRow(prompts, row);
+  }
+  const out: SearchResults = { ...results, prompts };
+  // results.json keeps the rows, so `paprec report DIR` rebuilds the same table.
   await writeFileAtomic(path.join(dir, 'results.json'), `${JSON.stringify(out)}\n`);
   await writeReportFiles(dir, state, tokenizer, out);
 }
@@ -146,7 +155,9 @@ function combinedMarkdown(r: Omit<DemoResult, 'markdown' | 'files' | 'interrupte
       `best epoch ${best ? best.epoch + 1 : '–'}: validation HR@5 ${fmt(best?.validation.hr5)}, NDCG@5 ${fmt(best?.validation.ndcg5)}.`,
     '',
     `Rows: P5's seen and unseen manual prompts, the ${POPULAR_KIND} on the same test examples (ranking tasks), and the ` +
-      `PAP-REC prompts found by the non-personalized and personalized searches. Folder: ${r.outDir}; total ${r.seconds.toFixed(0)} s.`,
+      `PAP-REC prompts found by the non-personalized and personalized searches, then the continuous (soft) prompt baseline ` +
+      `(the same l slots, their embeddings trained on the training loss, backbone frozen) and its nearest-token projection. ` +
+      `Folder: ${r.outDir}; total ${r.seconds.toFixed(0)} s.`,
     '',
   ];
   for (const t of r.tasks) {
@@ -154,7 +165,7 @@ function combinedMarkdown(r: Omit<DemoResult, 'markdown' | 'files' | 'interrupte
     for (const p of t.prompts.prompts) {
       lines.push(`- ${p.kind} (${p.search}): \`${p.taskTokens.text.join(' ')}\`${p.personalized ? ' + [T_u]' : ''}, validation surrogate ${fmt(p.validation.start)} -> ${fmt(p.validation.best)}`);
     }
-    lines.push('', `Files: ${path.join(t.dir, 'report.md')}, ${path.join(t.dir, 'surrogate.svg')}, ${path.join(t.dir, 'prompt.json')}`, '');
+    lines.push('', `Files: ${path.join(t.dir, 'report.md')}, ${path.join(t.dir, 'surrogate.svg')}, ${path.join(t.dir, 'time.svg')}, ${path.join(t.dir, 'prompt.json')}, ${path.join(t.dir, 'soft.json')}`, '');
   }
   return `${lines.join('\n')}\n`;
 }
@@ -238,7 +249,8 @@ async function searchTask(
     (progress) => run.onEvent({ type: 'search', task, progress }),
   );
   if (r.interrupted || !r.results) return undefined;
-  if (task !== 'explanation') await addPopularRow(dir, inputs.dataDir, r.results, tokenizer);
+  run.onEvent({ type: 'stage', stage: 'search', step, steps: 2 + plan.tasks.length + 1, task, message: `${task}: the soft prompt baseline (Adam on the slot embeddings) and its projection` });
+  await addRows(dir, inputs.dataDir, r.results, tokenizer, await softPromptRows(dir, inputs, run.device));
   const report = JSON.parse(await fsp.readFile(path.join(dir, 'report.json'), 'utf8')) as ReportJson;
   const markdown = await fsp.readFile(path.join(dir, 'report.md'), 'utf8');
   return { result: { task, dir, report, prompts: promptJson(r.state, tokenizer) }, markdown };

@@ -23,7 +23,7 @@ import { buildExampleSet, subsetExampleSet } from '../prompts/exampleSet.js';
 import type { AutomatedPrompt } from '../prompts/types.js';
 import { checkAgainstVocabulary, resolveSearchOptions, type SearchOptions, type SearchOptionsInput } from './options.js';
 import { ResidentExampleSet } from '../engine/index.js';
-import { evaluatePrompts, makeScorer, metricNames, selectionDecoding, testDecoding, type PromptUnderTest, type ProtocolOptions } from '../protocol/index.js';
+import { evaluatePrompts, makeScorer, metricNames, selectionDecoding, testDecoding, type Decoding, type PromptUnderTest, type ProtocolOptions } from '../protocol/index.js';
 import { EngineBackend } from './backend.js';
 import { poolSampleRows } from './pool.js';
 import { PapRecSearch, type ProgressEvent } from './search.js';
@@ -277,6 +277,11 @@ function promptsUnderTest(p: Prepared): PromptUnderTest[] {
   return out;
 }
 
+/** The decoding of a search's test table: the test protocol at the search's --test-beams and --max-length. */
+export function searchTestDecoding(opts: SearchOptions): Decoding {
+  return testDecoding(opts.task, { ...(opts.testBeams !== undefined ? { beams: opts.testBeams } : {}), maxLength: opts.maxLength });
+}
+
 /** Run (or resume) a PAP-REC search into `input.out`; `onProgress` sees every step. */
 export async function runSearch(input: RunSearchInput, onProgress?: (p: RunProgress) => void): Promise<RunSearchResult> {
   const report = onProgress ?? (() => {});
@@ -305,7 +310,7 @@ export async function runSearch(input: RunSearchInput, onProgress?: (p: RunProgr
       split: 'test',
       runs: opts.runs,
       seed: opts.seed,
-      decoding: testDecoding(opts.task, { ...(opts.testBeams !== undefined ? { beams: opts.testBeams } : {}), maxLength: opts.maxLength }),
+      decoding: searchTestDecoding(opts),
       ...(opts.maxUsers !== undefined ? { maxUsers: opts.maxUsers } : {}),
       ...(opts.streams !== undefined ? { streams: opts.streams } : {}),
       onRun: (e) => report({ type: 'test', run: e.run, runs: e.runs, kind: e.kind }),

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { ReportJson } from '../../src/report/index.js';
 import type { PromptJson } from '../../src/search/index.js';
 import { POPULAR_KIND } from '../../src/demo/popular.js';
+import { PROJECTED_KIND, SOFT_KIND } from '../../src/demo/soft.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 let dir: string;
@@ -43,7 +44,7 @@ describe('paprec demo --quick', () => {
   it('finishes, prints the table and where the files are, with sparse progress when not a TTY', () => {
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout).toContain('== sequential (test split) ==');
-    for (const kind of ['seen manual', 'unseen manual', POPULAR_KIND, 'non-personalized', 'personalized']) expect(run.stdout).toContain(kind);
+    for (const kind of ['seen manual', 'unseen manual', POPULAR_KIND, 'non-personalized', 'personalized', SOFT_KIND, PROJECTED_KIND]) expect(run.stdout).toContain(kind);
     expect(run.stdout).toContain('report.md');
     // Not a TTY: stage and epoch lines only, no carriage-return redraws.
     expect(run.stderr).not.toContain('\r');
@@ -65,9 +66,10 @@ describe('paprec demo --quick', () => {
     for (const line of readFileSync(path.join(dir, 'sequential/history.jsonl'), 'utf8').trim().split('\n')) expect(() => JSON.parse(line)).not.toThrow();
   });
 
-  it("the table has the paper's rows with mean ± std over the runs, and the popularity baseline on the same examples", () => {
+  it("the table has the paper's rows with mean ± std over the runs, the popularity baseline on the same examples, and the soft prompt", () => {
     const report = readJson<ReportJson>('sequential', 'report.json');
-    expect(report.rows.map((r) => r.kind)).toEqual(['seen manual', 'unseen manual', POPULAR_KIND, 'non-personalized', 'personalized']);
+    expect(report.rows.map((r) => r.kind)).toEqual(['seen manual', 'unseen manual', POPULAR_KIND, 'non-personalized', 'personalized', SOFT_KIND, PROJECTED_KIND]);
+    expect(existsSync(path.join(dir, 'sequential', 'soft.json'))).toBe(true);
     for (const row of report.rows) {
       expect(row.runsMeasured).toBeGreaterThanOrEqual(2);
       for (const m of ['HR@5', 'NDCG@5', 'HR@10', 'NDCG@10']) {

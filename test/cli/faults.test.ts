@@ -245,10 +245,17 @@ describe('pretrain: kill -9 at several points, then --resume --force, ends with 
     const want = await weights(straightOut);
     // kill -9 once epoch 1 is saved (a second pretrain into the folder meanwhile is refused), and mid-epoch 2.
     let second: Promise<Run> | undefined;
+    let frozen = false;
     const cases: [string, (text: string, child: ReturnType<typeof spawn>) => void][] = [
       ['pre-k1', (text, child) => {
         if (!second && /^pretrain: /m.test(text)) second = paprec([...args, '-o', path.join(tmp, 'pre-k1')]);
-        killAfter(/epoch 1: train loss/, 1)(text, child);
+        // Frozen (SIGSTOP) with its lock held until the second run has been refused, then killed: the refusal sees
+        // a live holder however slowly the second process starts on a loaded machine.
+        if (!frozen && /epoch 1: train loss/.test(text)) {
+          frozen = true;
+          child.kill('SIGSTOP');
+          void second!.finally(() => child.kill('SIGKILL'));
+        }
       }],
       ['pre-mid2', (text, child) => {
         if (/epoch 1: train loss/.test(text) && !child.killed) setTimeout(() => child.kill('SIGKILL'), 150);
