@@ -9,6 +9,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { lockOutputDir } from '../util/lock.js';
 import { DEFAULT_DEMO_DIR, DEFAULT_DEMO_SEED, runDemo, type DemoEvent, type DemoResult } from '../demo/pipeline.js';
 import { formatScore as fmt } from '../util/format.js';
+import { summaryText } from '../report/index.js';
 
 interface DemoArgs {
   out: string;
@@ -116,9 +117,8 @@ function tableOf(t: DemoResult['tasks'][number]): string {
     row.kind,
     ...report.metrics.map((m) => {
       const c = row.metrics[m];
-      if (!c || !Number.isFinite(c.mean)) return '–';
-      const spread = c.n > 1 ? ` ± ${c.std.toFixed(4)}` : '';
-      return `${c.mean.toFixed(4)}${spread}${c.test?.significant ? ' *' : '  '}`;
+      const text = summaryText(c);
+      return c && text !== '–' ? `${text}${c.test?.significant ? ' *' : '  '}` : text;
     }),
   ]);
   const all = [head, ...rows];

@@ -13,7 +13,7 @@ import { readPromptFile } from '../prompts/promptFile.js';
 import { Backbone, type Dtype } from '../backbone/index.js';
 import { popularRanks } from '../baselines/popular.js';
 import { Recommender } from '../recommend/index.js';
-import { reportJson, type PromptResult, type ReportJson, type RunResult } from '../report/index.js';
+import { IDENTICAL_LABEL, reportJson, summaryText, type PromptResult, type ReportJson, type RunResult } from '../report/index.js';
 import { checkWritable, writeFileAtomic } from '../util/fs.js';
 import { testDecoding, type Decoding } from './decoding.js';
 import { evaluatePrompts, type ProtocolOptions } from './evaluate.js';
@@ -199,9 +199,8 @@ export async function runEval(o: EvalOptions, io: EvalIo = {}): Promise<EvalRepo
  * identical shows its one value. */
 export function formatEvalTable(r: EvalReport): string {
   const names = r.table.metrics;
-  const cell = (s: { mean: number; std: number; n: number }) => (s.n > 1 ? `${s.mean.toFixed(4)} ± ${s.std.toFixed(4)}` : s.mean.toFixed(4));
   const rows: string[][] = [['prompt', ...names]];
-  for (const row of r.table.rows) rows.push([`${row.kind}${row.identical ? ' (identical in every run)' : ''}`, ...names.map((n) => cell(row.metrics[n]!))]);
+  for (const row of r.table.rows) rows.push([`${row.kind}${row.identical ? ` (${IDENTICAL_LABEL})` : ''}`, ...names.map((n) => summaryText(row.metrics[n]))]);
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
   const line = (row: string[]) => row.map((v, c) => v.padEnd(widths[c]!)).join('  ');
   const head = `${r.task} / ${r.split}: ${r.examples} examples, ${r.runsCompleted} run(s)${r.interrupted ? ' (interrupted)' : ''}`;

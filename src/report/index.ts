@@ -1,6 +1,6 @@
 /** The report layer: the paper's table as JSON and Markdown, significance tests, bootstrap intervals, SVG plots. */
 export { reportJson, identicalRuns } from './summary.js';
-export { reportMarkdown, IDENTICAL_LABEL } from './markdown.js';
+export { reportMarkdown, summaryText, IDENTICAL_LABEL } from './markdown.js';
 export { pairedBootstrap, quantile, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, BOOTSTRAP_LEVEL } from './bootstrap.js';
 export type { BootstrapInterval, BootstrapOptions } from './bootstrap.js';
 export type { MarkdownOptions } from './markdown.js';

@@ -37,11 +37,20 @@ function rowLabel(row: ReportRow): string {
   return cellText(row.identical ? `${row.kind} (${IDENTICAL_LABEL})` : row.kind);
 }
 
-function cell(c: MetricSummary | undefined, row: ReportRow, digits: number): string {
+/**
+ * A cell's value as every table of paprec shows it (this Markdown, `paprec eval`'s and the demo's text tables): the
+ * mean, with ± the sample std when the row has more than one distinct run (identical runs count as one); '–' when
+ * there is no finite mean.
+ */
+export function summaryText(c: Pick<MetricSummary, 'mean' | 'std' | 'n'> | undefined, digits = 4): string {
   const m = num(c?.mean, digits);
   if (!c || m === null) return '–';
-  // One run (or identical runs) has no spread to show.
-  let text = row.identical || c.n === 1 ? m : `${m} ± ${num(c.std, digits) ?? '–'}`;
+  return c.n > 1 ? `${m} ± ${num(c.std, digits) ?? '–'}` : m;
+}
+
+function cell(c: MetricSummary | undefined, row: ReportRow, digits: number): string {
+  if (!c || num(c.mean, digits) === null) return '–';
+  let text = summaryText(c, digits); // an identical row reports one run (n = 1): no ±
   if (c.best) text = `**${text}**`;
   if (c.test?.significant) text += ' *';
   return text;
