@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import { Backbone } from '../backbone/index.js';
-import { runSoftPrompt } from '../baselines/softPrompt.js';
+import { softPromptFile } from '../baselines/softPrompt.js';
 import { loadDataset } from '../data/index.js';
 import { readPromptFile } from '../prompts/promptFile.js';
 import { evaluatePrompts } from '../protocol/index.js';
@@ -22,15 +22,15 @@ export async function softPromptRows(dir: string, inputs: { dataDir: string; tok
   const o = (await loadState(dir)).options;
   const file = path.join(dir, 'soft.json');
   const users = o.maxUsers !== undefined ? { maxUsers: o.maxUsers } : {};
-  const soft = await runSoftPrompt({ data: inputs.dataDir, model: inputs.modelDir, tokenizer: inputs.tokenizerPath, task: o.task, out: file, length: o.lengths[0]!, seed: o.seed, device, ...users });
   const tokenizer = await loadTokenizer(inputs.tokenizerPath);
   const dataset = await loadDataset(inputs.dataDir, users);
-  const prompts = [
-    { kind: SOFT_KIND, prompt: await readPromptFile(file, tokenizer, { task: o.task, soft: true }), text: `soft.json: ${soft.training.steps} Adam steps on the training loss` },
-    { kind: PROJECTED_KIND, prompt: await readPromptFile(`${file}#projected`, tokenizer, { task: o.task }), text: `soft.json#projected: ${soft.projection.pieces.join(' ')}` },
-  ];
   const backbone = await Backbone.load(inputs.modelDir, { device });
   try {
+    const soft = await softPromptFile({ backbone, dataset, tokenizer }, { task: o.task, out: file, length: o.lengths[0]!, seed: o.seed, ...users });
+    const prompts = [
+      { kind: SOFT_KIND, prompt: await readPromptFile(file, tokenizer, { task: o.task, soft: true }), text: `soft.json: ${soft.training.steps} Adam steps on the training loss` },
+      { kind: PROJECTED_KIND, prompt: await readPromptFile(`${file}#projected`, tokenizer, { task: o.task }), text: `soft.json#projected: ${soft.projection.pieces.join(' ')}` },
+    ];
     const r = await evaluatePrompts({ backbone, dataset, tokenizer, task: o.task, split: 'test', runs: o.runs, seed: o.seed, decoding: searchTestDecoding(o), ...users }, prompts);
     return r.rows.map((row) => ({ ...row, manual: false }));
   } finally {
