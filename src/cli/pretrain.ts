@@ -3,14 +3,15 @@ import type { Argv, CommandModule } from 'yargs';
 import { dtypeOption, type CliDtype } from './dtype.js';
 import { PaprecError } from '../errors.js';
 import { PRESETS } from '../checkpoint/index.js';
-import { KEEP_BEST_BY, OPTIMIZERS, pretrain, type KeepBestBy, type Optimizer, type PretrainEvent, PRETRAIN_TASKS } from '../train/index.js';
+import { KEEP_BEST_BY, OPTIMIZERS, pretrain, type KeepBestBy, type Optimizer, type PretrainEvent, type PretrainTask, PRETRAIN_TASKS } from '../train/index.js';
 import type { Task } from '../types.js';
 import { lockOutputDir } from '../util/lock.js';
 
 interface PretrainArgs {
   data: string;
   tokenizer: string;
-  config: string;
+  config?: string;
+  init?: string;
   dropout?: number;
   'whole-word'?: boolean;
   epochs: number;
@@ -37,12 +38,12 @@ interface PretrainArgs {
   force: boolean;
 }
 
-function parseTasks(text: string): Task[] {
+function parseTasks(text: string): PretrainTask[] {
   const tasks = text.split(',').map((t) => t.trim()).filter((t) => t !== '');
   for (const t of tasks) {
     if (!(PRETRAIN_TASKS as readonly string[]).includes(t)) throw new PaprecError(`--tasks: unknown task "${t}"; known: ${PRETRAIN_TASKS.join(', ')}`);
   }
-  return tasks as Task[];
+  return tasks as PretrainTask[];
 }
 
 /** A progress bar on stderr: loss and examples/s per step, one summary line per epoch. */
@@ -91,8 +92,11 @@ export const pretrainCommand: CommandModule<object, PretrainArgs> = {
       .option('tokenizer', { type: 'string', demandOption: true, describe: 'tokenizer.json or spiece.model' })
       .option('config', {
         type: 'string',
-        default: 'p5-tiny',
-        describe: `a preset (${Object.keys(PRESETS).join(' | ')}: T5 v1.0 for p5-*, gated-GELU with an untied head for the others; vocabulary from the tokenizer) or a config.json`,
+        describe: `a preset (${Object.keys(PRESETS).join(' | ')}: T5 v1.0 for p5-*, gated-GELU with an untied head for the others; vocabulary from the tokenizer) or a config.json (default: p5-tiny, or --init's model)`,
+      })
+      .option('init', {
+        type: 'string',
+        describe: "start from this backbone's weights (e.g. an earlier pretrain's folder: a curriculum's next stage) instead of a random initialisation; the optimizer starts fresh",
       })
       .option('dropout', { type: 'number', describe: "dropout rate, replacing the config's (default: the config's, 0.1 for presets)" })
       .option('whole-word', {
@@ -148,7 +152,8 @@ export const pretrainCommand: CommandModule<object, PretrainArgs> = {
         {
           data: args.data,
           tokenizer: args.tokenizer,
-          config: args.config,
+          ...(args.init !== undefined ? { init: args.init } : {}),
+          ...(args.config !== undefined || args.init === undefined ? { config: args.config ?? 'p5-tiny' } : {}),
           ...(args.dropout !== undefined ? { dropout: args.dropout } : {}),
           ...(args['whole-word'] !== undefined ? { wholeWordEmbeddings: args['whole-word'] } : {}),
           out: args.out,

@@ -13,7 +13,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { PaprecError, fail } from '../errors.js';
 import { Backbone, resolveDtype } from '../backbone/backbone.js';
-import { PRESETS, resolveConfig, type P5Config } from '../checkpoint/index.js';
+import { loadCheckpoint, PRESETS, resolveConfig, type LoadedCheckpoint, type P5Config } from '../checkpoint/index.js';
 import { loadDataset } from '../data/dataset.js';
 import { MAX_HISTORY } from '../data/splits.js';
 import { SegmentEncoder } from '../prompts/segmentEncoder.js';
@@ -22,7 +22,7 @@ import type { Dataset, RaggedRows, Task, Tokenizer } from '../types.js';
 import { SURROGATE_BEAMS } from '../protocol/decoding.js';
 import { appendFileSynced, ensureDir, exists, removeStaleTemps } from '../util/fs.js';
 import { userEntries } from '../util/lock.js';
-import { epochExamples, packTrainData, PRETRAIN_TASKS } from './data.js';
+import { epochExamples, packTrainData, PRETRAIN_TASKS, type PretrainTask } from './data.js';
 import { hasTrainState, identityMismatch, loadTrainState, OPTIMIZERS, saveTrainState, stateDir, type Optimizer, type RunIdentity } from './state.js';
 import { BackboneTrainer, type TrainProgress } from './trainer.js';
 import { beamRanker } from './ranker.js';
@@ -31,8 +31,16 @@ import { isBetter, KEEP_BEST_BY, validate, validationSet, type KeepBestBy, type 
 export interface PretrainOptions {
   data: string;
   tokenizer: string;
-  /** A preset (p5-tiny, p5-mini, p5-small, p5-base: vocabulary taken from the tokenizer), a config.json path or an object. */
-  config: string | Record<string, unknown>;
+  /**
+   * A preset (p5-tiny, p5-mini, p5-small, p5-base: vocabulary taken from the tokenizer), a config.json path or an
+   * object. Optional with `init`, whose config it must then match.
+   */
+  config?: string | Record<string, unknown>;
+  /**
+   * Start from this backbone's weights (a folder `pretrain` wrote, or any checkpoint `Backbone.load` reads) instead
+   * of T5's random initialisation: a second stage of a curriculum. The optimizer starts fresh.
+   */
+  init?: string;
   /** Dropout rate for training, replacing the config's (T5's default is 0.1). Saved in the output config. */
   dropout?: number;
   /** P5's whole-word embeddings on or off, replacing the config's. Saved in the output config. */
@@ -41,7 +49,8 @@ export interface PretrainOptions {
   epochs: number;
   batchSize: number;
   lr: number;
-  tasks?: Task[];
+  /** P5's tasks and the synthetic `successor` (default sequential, matching). */
+  tasks?: PretrainTask[];
   maxUsers?: number;
   device?: string;
   /** fp32 (default); bf16: autocast over fp32 weights (CUDA, or a CPU with AMX / AVX512-BF16); auto: bf16 where native. */
@@ -100,7 +109,7 @@ function positiveInt(v: number | undefined, what: string): void {
  * command's --dropout, --no-whole-word) replace the config's fields.
  */
 export function pretrainConfig(
-  config: PretrainOptions['config'],
+  config: string | Record<string, unknown>,
   vocabSize: number,
   tokenizerFile: string,
   overrides: Partial<P5Config> = {},
@@ -129,7 +138,7 @@ async function prepareOutDir(out: string, overwrite: boolean, resume: boolean): 
 }
 
 /** Every option that needs no file, checked before any work; the tasks, deduplicated. */
-function checkOptions(opts: PretrainOptions): Task[] {
+function checkOptions(opts: PretrainOptions): PretrainTask[] {
   positiveInt(opts.epochs, 'epochs');
   positiveInt(opts.batchSize, 'batch size');
   positiveInt(opts.maxUsers, 'max users');
@@ -141,7 +150,8 @@ function checkOptions(opts: PretrainOptions): Task[] {
     fail('pretrain', `unknown optimizer "${String(opts.optimizer)}"; known: ${OPTIMIZERS.join(', ')}`);
   if (opts.dropout !== undefined && !(opts.dropout >= 0 && opts.dropout < 1)) fail('pretrain', `dropout must be in [0, 1), got ${opts.dropout}`);
   if (opts.overwrite && opts.resume) fail('pretrain', '--overwrite and --resume exclude each other');
-  const tasks: Task[] = [...new Set<Task>(opts.tasks ?? ['sequential', 'matching'])];
+  if (opts.config === undefined && opts.init === undefined) fail('pretrain', 'give a model config (a preset or config.json) or --init');
+  const tasks: PretrainTask[] = [...new Set<PretrainTask>(opts.tasks ?? ['sequential', 'matching'])];
   for (const t of tasks) if (!PRETRAIN_TASKS.includes(t)) fail('pretrain', `unknown task "${t}"; known: ${PRETRAIN_TASKS.join(', ')}`);
   return tasks;
 }
@@ -152,19 +162,40 @@ interface Run {
   tokenizer: Tokenizer;
   dataset: Dataset;
   identity: RunIdentity;
+  /** The starting weights (`init`), undefined for T5's random initialisation. */
+  initial?: LoadedCheckpoint;
   /** The training rows of an epoch (epochs draw their own windows). */
   epochData: (epoch: number) => RaggedRows;
   examplesPerEpoch: number;
   stepsPerEpoch: number;
 }
 
-async function prepareRun(opts: PretrainOptions, tasks: Task[]): Promise<Run> {
-  const seed = opts.seed ?? 1;
-  const tokenizer = await loadTokenizer(opts.tokenizer);
-  const config = pretrainConfig(opts.config, tokenizer.vocabSize, opts.tokenizer, {
+/**
+ * The run's model config, and the starting weights with `init`: its config with the run's overrides, which must
+ * agree with `config` when both are given (same shapes and family; dropout may differ).
+ */
+async function modelOf(opts: PretrainOptions, tokenizer: Tokenizer): Promise<{ config: P5Config; initial?: LoadedCheckpoint }> {
+  const overrides: Partial<P5Config> = {
     ...(opts.dropout !== undefined ? { dropoutRate: opts.dropout } : {}),
     ...(opts.wholeWordEmbeddings !== undefined ? { wholeWordEmbeddings: opts.wholeWordEmbeddings } : {}),
-  });
+  };
+  if (opts.init === undefined) return { config: pretrainConfig(opts.config!, tokenizer.vocabSize, opts.tokenizer, overrides) };
+  const initial = await loadCheckpoint(opts.init);
+  const config = pretrainConfig({ ...initial.config, ...overrides }, tokenizer.vocabSize, opts.tokenizer);
+  if (opts.config !== undefined) {
+    const given = pretrainConfig(opts.config, tokenizer.vocabSize, opts.tokenizer, overrides);
+    const differ = (Object.keys(given) as (keyof P5Config)[]).filter((k) => k !== 'dropoutRate' && JSON.stringify(given[k]) !== JSON.stringify(config[k]));
+    if (differ.length > 0) {
+      fail(opts.init, `--init's model differs from --config in ${differ.map((k) => `${k} (${JSON.stringify(config[k])} vs ${JSON.stringify(given[k])})`).join(', ')}; leave out --config to train the --init model as it is`);
+    }
+  }
+  return { config, initial };
+}
+
+async function prepareRun(opts: PretrainOptions, tasks: PretrainTask[]): Promise<Run> {
+  const seed = opts.seed ?? 1;
+  const tokenizer = await loadTokenizer(opts.tokenizer);
+  const { config, initial } = await modelOf(opts, tokenizer);
   const dataset = await loadDataset(opts.data, opts.maxUsers !== undefined ? { maxUsers: opts.maxUsers } : {});
   if (tasks.includes('explanation') && !dataset.reviews) fail(opts.data, 'task explanation needs exp_splits.pkl in the data folder');
   await prepareOutDir(opts.out, opts.overwrite ?? false, opts.resume ?? false);
@@ -181,6 +212,7 @@ async function prepareRun(opts: PretrainOptions, tasks: Task[]): Promise<Run> {
   const identity: RunIdentity = {
     config,
     tasks,
+    init: opts.init !== undefined ? path.resolve(opts.init) : null,
     seed,
     batchSize: opts.batchSize,
     lr: opts.lr,
@@ -195,7 +227,7 @@ async function prepareRun(opts: PretrainOptions, tasks: Task[]): Promise<Run> {
     warmupSteps: Math.round((opts.warmupRatio ?? 0.05) * totalSteps),
     totalSteps,
   };
-  return { opts, tokenizer, dataset, identity, epochData, examplesPerEpoch, stepsPerEpoch };
+  return { opts, tokenizer, dataset, identity, ...(initial ? { initial } : {}), epochData, examplesPerEpoch, stepsPerEpoch };
 }
 
 /** Where training starts: epoch 0, or the saved state of the same run (refused when the options differ). */
@@ -206,7 +238,10 @@ interface Start {
 }
 
 async function resumeState(run: Run, backbone: Backbone, trainer: BackboneTrainer): Promise<Start> {
-  if (!run.opts.resume) return { epoch: 0, batch: 0, best: null };
+  if (!run.opts.resume) {
+    if (run.initial) backbone.setTensors(run.initial.tensors, run.initial.source);
+    return { epoch: 0, batch: 0, best: null };
+  }
   const saved = await loadTrainState(run.opts.out);
   const where = path.join(stateDir(run.opts.out), 'state.json');
   const diff = identityMismatch(saved.state.identity, run.identity);

@@ -27,6 +27,8 @@ export const STATE_FILE = 'state.json';
 export interface RunIdentity {
   config: P5Config;
   tasks: string[];
+  /** The backbone the run started from (`--init`, an absolute path), null for T5's random initialisation. */
+  init?: string | null;
   seed: number;
   batchSize: number;
   lr: number;
@@ -98,6 +100,7 @@ const TRAIN_STATE_SCHEMA: Check = object({
   identity: object({
     config: object({ vocabSize: count, dModel: count }),
     tasks: arrayOf(str),
+    'init?': nullable(str),
     seed: int,
     batchSize: count,
     lr: num,
@@ -162,6 +165,7 @@ export function identityMismatch(saved: RunIdentity, now: RunIdentity): string |
   sa['optimizer'] ??= 'adamw'; // states saved before these options existed
   sa['trainHistory'] ??= MAX_HISTORY;
   sa['keepBestBy'] ??= 'surrogate';
+  sa['init'] ??= null;
   const nb = now as unknown as Record<string, unknown>;
   for (const k of Object.keys(nb)) {
     if (k === 'config') continue;

@@ -155,6 +155,35 @@ describe('pretrain', () => {
     await expect(pretrain({ ...badKeep, out: out('keep') })).rejects.toThrow(/unknown --keep-best-by "hr10"; known: surrogate, loss/);
   });
 
+  it('--init starts from another run\'s weights (a curriculum stage), part of the identity; a different --config is refused', async () => {
+    const stage1 = out('stage1');
+    await pretrain({ ...base, epochs: 1, tasks: ['successor'], out: stage1 });
+    const { config: _config, ...noConfig } = base;
+    // A learning rate too small to move a weight in fp32: the run's weights are the init's, not a fresh initialisation.
+    const o = out('stage2');
+    const r = await pretrain({ ...noConfig, init: stage1, epochs: 1, tasks: ['sequential'], lr: 1e-30, warmupRatio: 0, weightDecay: 0, out: o });
+    expect(r.completed).toBe(true);
+    const init = await readSafetensors(path.join(stage1, 'model.safetensors'));
+    const after = await readSafetensors(path.join(o, 'model.safetensors'));
+    await pretrain({ ...base, epochs: 1, tasks: ['sequential'], lr: 1e-30, warmupRatio: 0, weightDecay: 0, out: out('stage2-fresh') });
+    const fresh = await readSafetensors(path.join(out('stage2-fresh'), 'model.safetensors'));
+    const bytes = (t: Map<string, { data: Float32Array }>) => {
+      const d = t.get('shared.weight')!.data;
+      return Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+    };
+    expect(bytes(after).equals(bytes(init))).toBe(true);
+    expect(bytes(after).equals(bytes(fresh))).toBe(false);
+    const state = JSON.parse(readFileSync(path.join(o, 'train_state', 'state.json'), 'utf8'));
+    expect(state.identity.init).toBe(path.resolve(stage1));
+    await expect(pretrain({ ...noConfig, init: out('stage2-fresh'), epochs: 1, tasks: ['sequential'], lr: 1e-30, warmupRatio: 0, weightDecay: 0, out: o, resume: true })).rejects.toThrow(
+      /state belongs to another run \(init: saved ".*stage1", now ".*stage2-fresh"\)/,
+    );
+    await expect(pretrain({ ...base, config: { ...(base.config as object), dFf: 128 }, init: stage1, out: out('stage2b') })).rejects.toThrow(
+      /--init's model differs from --config in dFf \(64 vs 128\)/,
+    );
+    await expect(pretrain({ ...noConfig, out: out('noconfig') })).rejects.toThrow(/give a model config \(a preset or config.json\) or --init/);
+  });
+
   it('stops on a NaN loss with a clear message and keeps the last good checkpoint', async () => {
     const o = out('nan');
     await pretrain({ ...base, epochs: 1, tasks: ['sequential'], out: o });

@@ -8,6 +8,7 @@ import { writeDemoData } from '../../src/demo/index.js';
 import { manualText } from '../../src/prompts/index.js';
 import { loadTokenizer } from '../../src/tokenizer/index.js';
 import { epochExamples, packTrainData } from '../../src/train/index.js';
+import { validationSet } from '../../src/train/validate.js';
 import type { Tokenizer } from '../../src/types.js';
 
 let dir: string;
@@ -57,6 +58,40 @@ describe('epochExamples', () => {
     const c = epochExamples(ds, { ...o, tasks: [...o.tasks], epoch: 4 });
     expect(JSON.stringify(a)).toBe(JSON.stringify(b));
     expect(JSON.stringify(a)).not.toBe(JSON.stringify(c));
+  });
+
+  it('successor: sequential prompts whose target is the largest history id + 1, half on real windows, half on random ids', () => {
+    const ex = epochExamples(ds, { tasks: ['successor'], epoch: 0, seed: 3, sequentialPerUser: 8 });
+    expect(ex.length).toBeGreaterThan(100);
+    let real = 0;
+    for (const { prompt, example: e } of ex) {
+      expect(prompt.kind === 'seen' && prompt.task === 'sequential' && e.task === 'sequential').toBe(true);
+      const target = Number(e.target);
+      expect(target).toBe(Math.max(...e.history!) + 1);
+      expect(target).toBeLessThanOrEqual(ds.numItems);
+      const items = ds.users[e.user - 1]!.items;
+      const t = e.history!.length;
+      const isWindow = items.slice(0, items.length - 2).some((_, i) => i + 1 >= t && items.slice(i + 1 - t, i + 1).join() === e.history!.join());
+      if (isWindow) real++;
+    }
+    // Half of the draws are real windows (a random history that is also a window is all but impossible).
+    expect(real / ex.length).toBeGreaterThan(0.35);
+    expect(real / ex.length).toBeLessThan(0.65);
+    const again = epochExamples(ds, { tasks: ['successor'], epoch: 0, seed: 3, sequentialPerUser: 8 });
+    expect(JSON.stringify(again)).toBe(JSON.stringify(ex));
+  });
+
+  it('validates on users drawn across the whole id range (seeded), every user when there are no more', () => {
+    const users = (n: number) => [...validationSet(ds, tokenizer, n).userIndex].map((u) => u + 1);
+    const some = users(10);
+    expect(some).toHaveLength(10);
+    expect(new Set(some).size).toBe(10);
+    expect(some).toEqual([...some].sort((a, b) => a - b));
+    expect(some).not.toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+    expect(Math.max(...some)).toBeGreaterThan(15);
+    expect(users(10)).toEqual(some);
+    expect(users(30)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    expect(users(1000)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
   });
 
   it('keeps the most recent items of a long training history, at most trainHistory of them', () => {
