@@ -135,9 +135,11 @@ export async function lockOutputDir(dir: string, command: string, opts: { force?
     }
   };
   // process.exit (a second Ctrl-C, a reported error) and SIGTERM / SIGHUP still release; kill -9 leaves a stale lock.
+  // The signal is raised again once the handlers are off, so its default action ends the process at once: an exit
+  // through process.exit would first wait for the native call running on a worker thread (a whole training epoch).
   const onSignal = (signal: NodeJS.Signals) => {
     release();
-    process.exit(128 + (os.constants.signals[signal] ?? 1));
+    process.kill(process.pid, signal);
   };
   process.on('exit', release);
   process.once('SIGTERM', onSignal);

@@ -278,6 +278,30 @@ describe('pretrain: kill -9 at several points, then --resume --force, ends with 
   }, 240_000);
 });
 
+describe('SIGTERM ends a run at once, inside a native call, and releases the folder', () => {
+  it('a pretrain in the middle of a long epoch exits within seconds (it used to wait for the epoch), lock removed', async () => {
+    const config = path.join(tmp, 'pre-model', 'config.json');
+    const out = path.join(tmp, 'pre-term');
+    // ~120k examples: an epoch of tens of seconds on this tiny model, far longer than the exit may take.
+    const args = ['pretrain', '--data', data, '--tokenizer', tokenizer, '--config', config, '--epochs', '1', '--batch', '8',
+      '--windows-per-user', '3000', '--val-users', '8', '--val-beams', '0', '--device', 'cpu', '-o', out];
+    let sentAt = 0;
+    const run = await paprec(args, {
+      onStderr: (text, child) => {
+        if (!sentAt && /^pretrain: /m.test(text)) {
+          sentAt = Date.now() + 1000;
+          setTimeout(() => child.kill('SIGTERM'), 1000);
+        }
+      },
+    });
+    const exitSeconds = (Date.now() - sentAt) / 1000;
+    expect(run.signal).toBe('SIGTERM');
+    expect(exitSeconds).toBeLessThan(10);
+    expect(existsSync(path.join(out, '.paprec.lock'))).toBe(false);
+    expect(tempsUnder(out)).toEqual([]);
+  }, 120_000);
+});
+
 describe('odd paths and odd flags end at once with a clear message', () => {
   it.each([
     ['search -o under /proc', () => [...search, '-o', '/proc/paprec-out'], /\/proc\/paprec-out: cannot write output under \/proc/],
