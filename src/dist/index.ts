@@ -5,3 +5,4 @@ export { joinFromEnv, withGroup } from './join.js';
 export { gatherRows, localAssignment, localExampleSet, rankUsers, shardRows, type RowShard } from './shard.js';
 export { ShardedBackend } from './backend.js';
 export { launch, type LaunchOptions, type LaunchResult } from './launch.js';
+export { isRoot, rankDeviceOf } from './roles.js';
