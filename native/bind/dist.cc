@@ -116,13 +116,15 @@ class NativeProcessGroup : public Napi::ObjectWrap<NativeProcessGroup> {
 
   Napi::Value AllGather(const Napi::CallbackInfo& info) {
     return on_buffer(info, "allGather", false, [](DistGroup& g, torch::Tensor t) {
-      // The lengths first: Gloo would fail (or worse) on unequal sizes; this names them.
-      auto n = g.all_gather(torch::full({1}, t.numel(), torch::kInt64));
-      for (int r = 0; r < g.world(); ++r)
-        if (n[r][0].item<int64_t>() != t.numel())
-          throw std::invalid_argument("allGather: rank " + std::to_string(r) + " sends " +
-                                      std::to_string(n[r][0].item<int64_t>()) + " values, rank " +
-                                      std::to_string(g.rank()) + " " + std::to_string(t.numel()));
+      // The lengths first: Gloo would fail (or worse) on unequal sizes; this names them, the same on every rank.
+      auto n = g.all_gather(torch::full({1}, t.numel(), torch::kInt64)).reshape({-1});
+      if ((n != n[0]).any().item<bool>()) {
+        std::string lengths;
+        for (int r = 0; r < g.world(); ++r)
+          lengths += (r ? ", rank " : "rank ") + std::to_string(r) + ": " + std::to_string(n[r].item<int64_t>());
+        throw std::invalid_argument("allGather: the ranks send different lengths (" + lengths +
+                                    "); every rank must send the same number of values");
+      }
       return g.all_gather(t).reshape({-1});
     });
   }

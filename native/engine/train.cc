@@ -190,10 +190,13 @@ std::pair<double, std::vector<torch::Tensor>> Trainer::loss_and_gradients(const 
   const int64_t B = static_cast<int64_t>(rows.size());
   const auto& dist = options_.dist;
   const int64_t world = dist ? dist->world() : 1, rank = dist ? dist->rank() : 0;
-  // The step's shard count over all ranks; this rank runs shards rank, rank + world, ...
-  const int64_t shards = dist && options_.shards == 0
-                             ? std::min(B, world * training_shards(model_.device(), (B + world - 1) / world, 0))
-                             : training_shards(model_.device(), B, options_.shards);
+  // The step's shard count over all ranks (this rank runs shards rank, rank + world, ...): on CPU the count one
+  // process with all the ranks' threads would use, so the shards' rows and dropout masks are that run's; on CUDA one
+  // per rank. A rank left without a shard adds zeros.
+  int64_t shards = training_shards(model_.device(), B, options_.shards);
+  if (dist && !cpu) shards = std::min(B, world);
+  if (dist && cpu && options_.shards == 0)
+    shards = std::max<int64_t>(1, std::min<int64_t>(world * at::get_num_threads(), B / 8));
   const auto mine_of = shard_items(shards, world, rank);
   const int64_t local = static_cast<int64_t>(mine_of.size());
   std::vector<double> losses(local, 0.0);

@@ -40,6 +40,7 @@ export const launchCommand: CommandModule<object, LaunchArgs> = {
       graceMs: args.grace * 1000,
       command,
       paprecCommands: PAPREC_COMMANDS,
+      self: [...process.execArgv, process.argv[1]!], // the entry that runs this CLI, run the same way
     });
     process.exitCode = r.code;
   },

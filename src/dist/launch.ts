@@ -22,10 +22,13 @@ export interface LaunchOptions {
   command: string[];
   /** Paprec command names (first word of `command` that means "this paprec"). */
   paprecCommands?: readonly string[];
+  /** How to run this paprec: node's arguments before the command (default: bin/paprec.js). */
+  self?: string[];
   /** Milliseconds the other workers get to exit on their own after one fails (default 30 s). */
   graceMs?: number;
-  /** Where a line of a worker's output goes (default: rank 0's to this process's own streams, others' prefixed to stderr). */
+  /** The workers' environment before the torchrun variables (default: this process's). */
   env?: NodeJS.ProcessEnv;
+  /** The launcher's own messages (default: stderr). Rank 0's output goes to this process's streams, others' to stderr, prefixed. */
   log?: (line: string) => void;
 }
 
@@ -66,7 +69,7 @@ export async function launch(o: LaunchOptions): Promise<LaunchResult> {
   const base = o.env ?? process.env;
   const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const [program, args] = o.paprecCommands?.includes(o.command[0]!)
-    ? [process.execPath, [BIN, ...o.command]]
+    ? [process.execPath, [...(o.self ?? [BIN]), ...o.command]]
     : [o.command[0]!, o.command.slice(1)];
   const threads = String(Math.max(1, Math.floor(availableParallelism() / o.nproc)));
   const children: ChildProcess[] = [];
