@@ -108,6 +108,17 @@ export class ProcessGroup {
     return JSON.parse(new TextDecoder().decode(body)) as T;
   }
 
+  /** Every rank's JSON value, in rank order (any sizes: the bytes travel padded to the longest). */
+  async allGatherJson<T>(value: T): Promise<T[]> {
+    const bytes = new TextEncoder().encode(JSON.stringify(value));
+    const lengths = await this.allGather(Int32Array.of(bytes.length));
+    const words = Math.ceil(Math.max(...lengths) / 4);
+    const send = new Int32Array(words);
+    new Uint8Array(send.buffer).set(bytes);
+    const all = await this.allGather(send);
+    return [...lengths].map((n, r) => JSON.parse(new TextDecoder().decode(new Uint8Array(all.buffer, all.byteOffset + r * words * 4, n))) as T);
+  }
+
   /**
    * Every rank reports whether its part of `stage` worked; all go on only if every rank's did. A rank that failed
    * throws its own error; the others throw naming it.

@@ -182,6 +182,42 @@ describe.skipIf(!backends)('torch.distributed: Gloo on 127.0.0.1', () => {
     expect(history(out)).toEqual(history(path.join(tmp, 'one')));
   }, 240_000);
 
+  it('rank 0 killed: rank 1 exits within seconds, saying the store\'s host is gone', async () => {
+    const out = path.join(tmp, 'killed0');
+    const port = await freePort();
+    let killedAt = 0;
+    const r1 = paprec([...search, '-o', out], { env: rankEnv(1, 2, port) });
+    const r0 = paprec([...search, '-o', out], {
+      env: rankEnv(0, 2, port),
+      onStderr: (text, child) => {
+        if (!killedAt && (text.match(/: (accepted|rejected)/g) ?? []).length >= 1) {
+          killedAt = Date.now();
+          child.kill('SIGKILL');
+        }
+      },
+    });
+    const [a, b] = await Promise.all([r0.done, r1.done]);
+    expect(a.signal).toBe('SIGKILL');
+    expect(b.code).toBe(1);
+    expect(b.stderr).toMatch(/rank 1 of 2: rank 0, which holds the rendezvous store at 127\.0\.0\.1:\d+, is gone/);
+    expect((Date.now() - killedAt) / 1000).toBeLessThan(20);
+  }, 120_000);
+
+  it('recommend on 2 processes (torchrun-style variables) writes the lines of 1, in input order', async () => {
+    const args = ['recommend', '--model', model, '--tokenizer', tokenizer, '--prompt', '2-3', '--data', data, '--users', '1-9', '--beams', '3', '-k', '3', '--device', 'cpu'];
+    const one = await paprec(args).done;
+    expect(one.code).toBe(0);
+    const port = await freePort();
+    const [r0, r1] = await Promise.all([0, 1].map((r) => paprec(args, { env: rankEnv(r, 2, port) }).done));
+    expect(r1!.code).toBe(0);
+    expect(r1!.stdout).toBe(''); // rank 1 computes, rank 0 prints
+    expect(r0!.code).toBe(0);
+    const parse = (out: string) => out.trim().split('\n').map((l) => JSON.parse(l) as { user: number; items: string[]; scores: number[] });
+    const [want, got] = [parse(one.stdout), parse(r0!.stdout)];
+    expect(got.map((r) => [r.user, r.items])).toEqual(want.map((r) => [r.user, r.items]));
+    got.forEach((r, i) => r.scores.forEach((x, j) => expect(x).toBeCloseTo(want[i]!.scores[j]!, 4)));
+  }, 120_000);
+
   it('a rendezvous nobody joins times out naming the address', async () => {
     const port = await freePort();
     const r = await paprec([...search, '-o', path.join(tmp, 'lonely')], { env: { ...rankEnv(1, 2, port), PAPREC_DIST_TIMEOUT: '2' } }).done;
