@@ -210,6 +210,7 @@ async function prepareRun(input: RunSearchInput, report: (p: RunProgress) => voi
       err = e;
     }
     await g.broadcastJson(err === undefined ? { state: p!.state } : { error: (err as Error).message });
+    if (err !== undefined) throw err; // the others throw on the message: nobody waits in settle()
   } else {
     const sent = await g.broadcastJson<{ state?: RunState; error?: string }>(undefined);
     if (sent.error !== undefined) throw new PaprecError(`rank ${g.rank}: rank 0 could not start the search: ${sent.error}`);
