@@ -1,6 +1,7 @@
 // torch.distributed (c10d, Gloo on 127.0.0.1): 2 processes give the prompts and history of 1; a rank killed mid-round
 // stops the other within seconds, naming it, and the search resumes (on 1 process) to the straight run's prompts;
-// data-parallel pretraining on 2 processes matches 1; a rendezvous nobody joins times out naming its address.
+// data-parallel pretraining on 2 processes matches 1; a rendezvous nobody joins times out naming its address. The search
+// covers task and user rounds, a gradient sample and a candidate pool (B = 5 > k = 3) ranked by the training loss.
 // Skipped, with the reason, on a build without c10d (no gloo headers at build time).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -42,7 +43,8 @@ beforeAll(async () => {
   await p.save(path.join(tmp, 'pre-model'));
   p.dispose();
   search = ['search', '--data', data, '--model', model, '--tokenizer', tokenizer, '--task', 'sequential', '--max-users', '30', '--k', '3',
-    '--length', '3', '--personalized', '--epochs', '6', '--criterion', 'loss', '--gradient-sample', '40', '--runs', '1', '--test-beams', '4',
+    '--length', '3', '--personalized', '--epochs', '6', '--criterion', 'loss', '--gradient-sample', '40', '--pool', '5', '--pool-rows', '24',
+    '--runs', '1', '--test-beams', '4',
     '--max-length', '8', '--seed', '9', '--device', 'cpu'];
   writeFileSync(path.join(tmp, 'cli.mts'), `import { main } from ${JSON.stringify(path.join(ROOT, 'src/cli/main.ts'))};\nawait main(process.argv.slice(2));\n`);
 }, 60_000);
