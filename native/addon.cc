@@ -4,6 +4,7 @@
 
 #include "bind/backbone.h"
 #include "bind/register.h"
+#include "dist/group.h"
 #include "engine/device.h"
 
 namespace paprec {
@@ -17,6 +18,7 @@ static Napi::Value Info(const Napi::CallbackInfo& info) {
   o.Set("cudaAvailable", cuda_available());
   o.Set("cudaDevices", static_cast<double>(cuda_available() ? torch::cuda::device_count() : 0));
   o.Set("threads", at::get_num_threads());
+  o.Set("distBackends", dist_backends());  // "" where this build has no c10d (one process only)
   o.Set("cpuBf16", cpu_bf16_support());  // the CPU's bf16 matrix unit, "" when it has none
   o.Set("cpuAutoDtype", parse_dtype("auto", torch::kCPU) == torch::kBFloat16 ? "bf16" : "fp32");
   return o;
@@ -52,6 +54,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("resolveDtype", Napi::Function::New(env, ResolveDtype));
   register_generation(env, exports);
   register_training(env, exports);
+  register_dist(env, exports);
   return exports;
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Sets up a fresh Debian 12 machine with Node 20 for paprec: a C++20 toolchain and CMake, a LibTorch, then `npm ci`,
-# which builds the native addon and the TypeScript.
+# Sets up a fresh Debian 12 machine with Node 20 for paprec: a C++20 toolchain and CMake, gloo's headers (for
+# torch.distributed), a LibTorch, then `npm ci`, which builds the native addon and the TypeScript.
 #
 # LibTorch, in order (PAPREC_LIBTORCH=auto, the default):
 #   1. LIBTORCH or Torch_DIR when given;
@@ -35,6 +35,12 @@ command -v cmake >/dev/null || need+=(cmake)
 command -v g++ >/dev/null || need+=(g++)
 command -v unzip >/dev/null || need+=(unzip)
 [ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
+
+# torch.distributed (several processes: paprec launch, torchrun): c10d's Gloo header includes gloo's headers, which
+# the torch wheels do not ship; Debian's libgloo-dev has them. Without it the build runs one process only.
+if [ ! -f /usr/include/gloo/algorithm.h ] && command -v apt-get >/dev/null; then
+  apt_install libgloo-dev || echo "paprec setup: libgloo-dev could not be installed: the build will run one process only" >&2
+fi
 
 # --- 2. the CPU torch wheel from pip -> .libtorch/cpu2/torch ---------------------------------------------------------
 # Prints nothing and fails where pip, its index or the wheel is missing (the reason goes to stderr).

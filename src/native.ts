@@ -62,6 +62,38 @@ export interface NativeInfo {
   cpuBf16: string;
   /** What `--dtype auto` means on the CPU with this build. */
   cpuAutoDtype: 'fp32' | 'bf16';
+  /** torch.distributed backends of this build ("gloo", "gloo,nccl"), "" where it has no c10d (one process only). */
+  distBackends?: string;
+}
+
+/** A typed array a collective carries (Uint8Array: broadcast only). */
+export type CollectiveArray = Float32Array | Float64Array | Int32Array;
+
+/** A c10d process group (src/dist wraps it): every call settles when this rank's part is done; failures reject. */
+export interface NativeProcessGroup {
+  rank(): number;
+  world(): number;
+  backend(): string;
+  allReduce<T extends CollectiveArray>(values: T): Promise<T>;
+  /** [world * n], rank order; every rank must send n values. */
+  allGather<T extends CollectiveArray>(values: T): Promise<T>;
+  broadcast<T extends CollectiveArray | Uint8Array>(values: T, root: number): Promise<T>;
+  barrier(): Promise<void>;
+  /** After a failure: the ranks that could still answer through the rendezvous store within graceMs. */
+  rollCall(graceMs: number): Promise<{ storeReachable: boolean; answered: number[] }>;
+  close(): Promise<void>;
+}
+
+export interface NativeGroupOptions {
+  rank: number;
+  world: number;
+  masterAddr: string;
+  masterPort: number;
+  /** The rendezvous and every collective (default 30 min). */
+  timeoutMs?: number;
+  backend?: 'gloo' | 'nccl';
+  /** nccl: this rank's CUDA device. */
+  deviceIndex?: number;
 }
 
 /** Training rows copied into the engine and validated once, for any number of epochs and loss passes. */
@@ -92,6 +124,8 @@ export interface NativeTrainOptions {
    * intra-op thread, at least 8 examples each). Results are reproducible for a given shard count.
    */
   shards?: number;
+  /** Data-parallel: the shards of each step split over the group's ranks, gradients and loss summed over them. */
+  group?: NativeProcessGroup;
 }
 
 export interface NativeTrainProgress {
@@ -209,6 +243,17 @@ export interface NativeCandidates {
   examples: number;
 }
 
+export interface NativeGradientOptions {
+  perUser?: boolean;
+  sample?: number;
+  seed?: number;
+  /** Only these examples (instead of sample). */
+  rows?: Int32Array;
+  /** Task-slot gradient sums, counts and loss summed over the group's ranks before the means. */
+  reduce?: NativeProcessGroup;
+  streams?: number;
+}
+
 export interface NativeExampleSet {
   size(): number;
   numBatches(): number;
@@ -217,13 +262,10 @@ export interface NativeExampleSet {
   loss(assignments: NativeAssignment[], opts?: { streams?: number }): Promise<Float32Array>;
   slotGradients(
     assignment: NativeAssignment,
-    opts?: { perUser?: boolean; sample?: number; seed?: number; streams?: number },
+    opts?: NativeGradientOptions,
   ): Promise<NativeSlotGradients>;
   /** Needs opts.slotMask at construction. */
-  candidates(
-    assignment: NativeAssignment,
-    opts: { k: number; perUser?: boolean; sample?: number; seed?: number; streams?: number },
-  ): Promise<NativeCandidates>;
+  candidates(assignment: NativeAssignment, opts: NativeGradientOptions & { k: number }): Promise<NativeCandidates>;
   /** Adam on the task slots' input embeddings (backbone frozen, eval mode); losses: each step's mini-batch loss. */
   trainSoftPrompt(
     assignment: NativeAssignment,
@@ -259,6 +301,9 @@ export interface NativeAddon {
   /** The nearest token allowed by `mask` of each embedding row (L2 distance; ties: the lower id). */
   projectSoftPrompt(backbone: NativeBackbone, embeddings: Float32Array, rows: number, mask: Uint8Array): Promise<Int32Array>;
   defaultStreams(backbone: NativeBackbone): number;
+  /** The examples a seeded sample of `sample` out of `n` takes in a gradient pass (the engine's own draw). */
+  sampleRows(n: number, sample: number, seed: number): Int32Array;
+  connectGroup(opts: NativeGroupOptions): Promise<NativeProcessGroup>;
   /** True when `generate` reads `constraint` (an addon built before it ignores the option). */
   constrainedDecoding?: boolean;
 }

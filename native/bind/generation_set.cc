@@ -2,8 +2,10 @@
 //   new NativeExampleSet(backbone, exampleSet, {batchSize?, streams?})   batchSize default: CUDA 128, CPU 32
 //   evaluate(assignments, options) -> Promise<Int32Array>   (ranks [k*size] or ids [k*size*(maxLength-1)])
 //   loss(assignments, {streams?}) -> Promise<Float32Array [k*size]>
-//   slotGradients(assignment, {perUser?, sample?, seed?, streams?}) -> Promise<{...}>
-//   candidates(assignment, {k, perUser?, sample?, seed?, streams?}) -> Promise<{task, user?, userCounts?, ...}>
+//   slotGradients(assignment, {perUser?, sample?, seed?, rows?, reduce?, streams?}) -> Promise<{...}>
+//   candidates(assignment, {k, perUser?, sample?, seed?, rows?, reduce?, streams?}) -> Promise<{task, user?, ...}>
+//     rows: Int32Array, only these examples; reduce: a NativeProcessGroup, task-slot sums over its ranks
+//   sampleRows(n, sample, seed) -> Int32Array: the examples a seeded sample of the gradient pass takes
 //     (needs options.slotMask at construction: uploaded once with the set)
 //   trainSoftPrompt(assignment, {steps, lr, batchSize, seed?, streams?}) -> Promise<{embeddings, losses}>
 // An assignment is {taskTokens, userTokens?, slotEmbeddings?: Float32Array [numTaskSlots * dModel]}.
@@ -15,6 +17,7 @@
 #include "bind/async.h"
 #include "bind/backbone.h"
 #include "bind/convert.h"
+#include "bind/dist.h"
 #include "bind/generation_common.h"
 #include "engine/example_set.h"
 #include "engine/shards.h"
@@ -221,6 +224,13 @@ class NativeExampleSet : public Napi::ObjectWrap<NativeExampleSet> {
     so.seed = static_cast<uint64_t>(get_int(opts, "seed", 0));
     so.shards = streams_of(opts);
     if (so.sample < 0) throw std::invalid_argument(std::string(what) + ": sample must be >= 0");
+    auto rows = opts.Get("rows");
+    if (!rows.IsUndefined() && !rows.IsNull()) {
+      if (so.sample > 0) throw std::invalid_argument(std::string(what) + ": give rows or sample, not both");
+      so.use_rows = true;
+      so.rows = int_vector(rows, std::string(what) + " rows");
+    }
+    so.reduce = optional_group(opts, "reduce");
     return so;
   }
 
@@ -316,8 +326,20 @@ class NativeExampleSet : public Napi::ObjectWrap<NativeExampleSet> {
 
 }  // namespace
 
+// sampleRows(n, sample, seed) -> Int32Array
+Napi::Value SampleRows(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber())
+    throw Napi::TypeError::New(env, "sampleRows(n, sample, seed)");
+  const int64_t n = info[0].As<Napi::Number>().Int64Value(), k = info[1].As<Napi::Number>().Int64Value();
+  if (n < 0 || k < 0) throw Napi::RangeError::New(env, "sampleRows: n and sample must be >= 0");
+  const auto rows = sample_rows(n, k, static_cast<uint64_t>(info[2].As<Napi::Number>().Int64Value()));
+  return to_int32_array(env, torch::tensor(rows, torch::kLong));
+}
+
 void register_example_set(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeExampleSet", NativeExampleSet::Define(env));
+  exports.Set("sampleRows", Napi::Function::New(env, SampleRows));
 }
 
 }  // namespace paprec

@@ -10,6 +10,7 @@
 #include "bind/async.h"
 #include "bind/backbone.h"
 #include "bind/convert.h"
+#include "bind/dist.h"
 #include "bind/register.h"
 #include "engine/train.h"
 
@@ -102,7 +103,7 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
   }
 
   // new NativeTrainer(backbone, {lr, weightDecay, beta1, beta2, eps, warmupSteps, totalSteps, clipNorm, seed, bf16,
-  //                             rmsScaled, shards})
+  //                             rmsScaled, shards, group?: NativeProcessGroup (data-parallel over its ranks)})
   explicit NativeTrainer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeTrainer>(info) {
     auto env = info.Env();
     if (info.Length() < 1) throw Napi::TypeError::New(env, "NativeTrainer(backbone, options)");
@@ -122,6 +123,7 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
       t.bf16_autocast = get_bool(o, "bf16", false);
       t.rms_scaled = get_bool(o, "rmsScaled", false);
       t.shards = get_int(o, "shards", 0);
+      t.dist = optional_group(o, "group");
       // no lock: the trainer reads only the weights' shapes and devices, which a running call never changes
       state_ = std::make_shared<TrainerState>();
       state_->backbone = backbone;

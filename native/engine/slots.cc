@@ -55,37 +55,50 @@ std::pair<torch::Tensor, torch::Tensor> topk_by_id(const torch::Tensor& s, int64
 
 }  // namespace
 
+std::vector<int64_t> sample_rows(int64_t n, int64_t sample, uint64_t seed) {
+  std::vector<int64_t> all(n);
+  std::iota(all.begin(), all.end(), 0);
+  if (sample <= 0 || sample >= n) return all;
+  Rng{seed}.shuffle(all);
+  all.resize(sample);
+  return all;
+}
+
 SlotGradients slot_gradients(const P5Model& model, const ResidentSet& set, const Assignment& a,
                              const SlotGradientOptions& o) {
   const auto& d = set.data();
   if (o.per_user && !d.has_user_slot) throw std::invalid_argument("slotGradients: perUser needs a user slot in the set");
   std::vector<SetBatch> sampled;
   const std::vector<SetBatch>* batches = &set.batches();
-  if (o.sample > 0 && o.sample < set.size()) {
-    std::vector<int64_t> all(set.size());
-    std::iota(all.begin(), all.end(), 0);
-    Rng{o.seed}.shuffle(all);
-    all.resize(o.sample);
-    sampled = set.make_batches(all);
+  if (o.use_rows) {
+    for (auto r : o.rows)
+      if (r < 0 || r >= set.size())
+        throw std::invalid_argument("slotGradients: row " + std::to_string(r) + " is outside the set's " +
+                                    std::to_string(set.size()) + " examples");
+    sampled = set.make_batches(o.rows);
+    batches = &sampled;
+  } else if (o.sample > 0 && o.sample < set.size()) {
+    sampled = set.make_batches(sample_rows(set.size(), o.sample, o.seed));
     batches = &sampled;
   }
   const int64_t nb = static_cast<int64_t>(batches->size());
   // Per batch: the gradient rows at its slot positions (small), reduced below in batch order.
   std::vector<torch::Tensor> task_rows(nb), user_rows(nb), losses(nb);
-  run_sharded(model.device(), nb, batches == &sampled ? std::min(o.shards, nb) : o.shards, [&](int64_t bi) {
-    torch::AutoGradMode grad_on(true);
-    const auto& b = (*batches)[bi];
-    Batch spliced = b.batch;
-    spliced.input_ids = ResidentSet::splice(b, a);
-    auto embeds = model.embed(spliced.input_ids).detach().requires_grad_(true);
-    auto r = forward(model, spliced, embeds);
-    // Sum of per-example losses: each row's gradient is that example's own loss gradient (rows never interact).
-    auto grads = torch::autograd::grad({r.loss_per_example.sum()}, {embeds})[0].detach();
-    auto flat = grads.reshape({-1, grads.size(-1)}).to(torch::kFloat32);
-    task_rows[bi] = flat.index_select(0, b.task_flat);
-    if (o.per_user) user_rows[bi] = flat.index_select(0, b.user_flat);
-    losses[bi] = r.loss_per_example.detach().to(torch::kCPU, torch::kDouble);
-  });
+  if (nb > 0)
+    run_sharded(model.device(), nb, batches == &sampled ? std::min(o.shards, nb) : o.shards, [&](int64_t bi) {
+      torch::AutoGradMode grad_on(true);
+      const auto& b = (*batches)[bi];
+      Batch spliced = b.batch;
+      spliced.input_ids = ResidentSet::splice(b, a);
+      auto embeds = model.embed(spliced.input_ids).detach().requires_grad_(true);
+      auto r = forward(model, spliced, embeds);
+      // Sum of per-example losses: each row's gradient is that example's own loss gradient (rows never interact).
+      auto grads = torch::autograd::grad({r.loss_per_example.sum()}, {embeds})[0].detach();
+      auto flat = grads.reshape({-1, grads.size(-1)}).to(torch::kFloat32);
+      task_rows[bi] = flat.index_select(0, b.task_flat);
+      if (o.per_user) user_rows[bi] = flat.index_select(0, b.user_flat);
+      losses[bi] = r.loss_per_example.detach().to(torch::kCPU, torch::kDouble);
+    });
   torch::NoGradGuard no_grad;
   const int64_t D = model.config().d_model;
   const auto f = torch::TensorOptions().dtype(torch::kFloat32).device(model.device());
@@ -97,16 +110,35 @@ SlotGradients slot_gradients(const P5Model& model, const ResidentSet& set, const
       sum.index_put_({idx}, parts[bi], true);
       count.index_put_({idx}, torch::ones({idx.numel()}, f), true);
     }
+    return std::make_pair(sum, count);
+  };
+  auto mean = [](const torch::Tensor& sum, const torch::Tensor& count) {
     return std::make_pair(sum / count.clamp_min(1).unsqueeze(1), count.to(torch::kCPU, torch::kInt32));
   };
   SlotGradients out;
   double loss_sum = 0;
   for (const auto& l : losses) loss_sum += l.sum().item<double>(), out.examples += l.numel();
+  auto [task_sum, task_count] = sum_rows(d.num_task_slots, [](const SetBatch& b) { return b.task_slot; }, task_rows);
+  if (o.reduce) {
+    // One collective: [sums (S x D), counts (S), loss sum, examples], in fp64 so the sum of the ranks' parts
+    // rounds once, to the fp32 mean.
+    const int64_t S = d.num_task_slots;
+    auto packed = torch::cat({task_sum.reshape({-1}).to(torch::kCPU, torch::kDouble), task_count.to(torch::kCPU, torch::kDouble),
+                              torch::tensor({loss_sum, static_cast<double>(out.examples)}, torch::kDouble)});
+    std::vector<torch::Tensor> one{packed};
+    o.reduce->all_reduce_sum(one);
+    packed = one[0];
+    task_sum = packed.narrow(0, 0, S * D).view({S, D}).to(f);
+    task_count = packed.narrow(0, S * D, S).to(f);
+    loss_sum = packed[S * D + S].item<double>();
+    out.examples = static_cast<int64_t>(packed[S * D + S + 1].item<double>());
+  }
   out.loss = out.examples ? loss_sum / static_cast<double>(out.examples) : 0.0;
-  std::tie(out.task, out.task_counts) = sum_rows(d.num_task_slots, [](const SetBatch& b) { return b.task_slot; }, task_rows);
+  std::tie(out.task, out.task_counts) = mean(task_sum, task_count);
   check_finite(out.task, "task slot", out.loss);
   if (o.per_user) {
-    std::tie(out.user, out.user_counts) = sum_rows(d.num_users, [](const SetBatch& b) { return b.user_row; }, user_rows);
+    auto [user_sum, user_count] = sum_rows(d.num_users, [](const SetBatch& b) { return b.user_row; }, user_rows);
+    std::tie(out.user, out.user_counts) = mean(user_sum, user_count);
     check_finite(out.user, "user slot of user index", out.loss);
   }
   return out;

@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "dist/group.h"
 #include "engine/example_set.h"
 #include "model/t5.h"
 
@@ -14,7 +15,16 @@ struct SlotGradientOptions {
   int64_t sample = 0;        // > 0: a seeded random subset of this many examples
   uint64_t seed = 0;
   int64_t shards = 1;
+  bool use_rows = false;     // only the examples in `rows` (a shard's part of a sample drawn over the whole set)
+  std::vector<int64_t> rows;
+  // Distributed: the task-slot gradient sums, their counts and the loss are summed over the group's ranks before
+  // the means (every rank then holds the mean over all ranks' examples). User slots stay local: a user's examples
+  // all live on one rank.
+  std::shared_ptr<DistGroup> reduce;
 };
+
+// The examples a seeded sample of `sample` out of `n` takes (SlotGradientOptions.sample), in the order drawn.
+std::vector<int64_t> sample_rows(int64_t n, int64_t sample, uint64_t seed);
 
 // Averaging: every example contributes the gradient of ITS OWN P5 loss (not the batch mean) w.r.t. the input
 // embedding at each slot position; task slot j gets the mean over the examples that have slot j, the user slot of

@@ -95,6 +95,39 @@ void adamw_cpu(torch::Tensor& p, const torch::Tensor& g, AdamMoments& m, double 
   });
 }
 
+// Sums `grads` (in place) and `scalars` (the loss, the stop votes) over the group's ranks: the gradients flattened
+// into buckets of about 25 MB (DDP's default), all in flight at once, the scalars (fp64) beside them.
+void all_reduce_gradients(DistGroup& group, std::vector<torch::Tensor>& grads, std::vector<double>& scalars) {
+  constexpr int64_t kBucketBytes = 25 << 20;
+  std::vector<torch::Tensor> buckets;
+  std::vector<std::pair<size_t, size_t>> spans;  // [first, last) gradient of each bucket
+  for (size_t i = 0; i < grads.size();) {
+    size_t j = i;
+    int64_t bytes = 0;
+    std::vector<torch::Tensor> flat;
+    while (j < grads.size() && (j == i || bytes + grads[j].nbytes() <= static_cast<size_t>(kBucketBytes))) {
+      bytes += grads[j].nbytes();
+      flat.push_back(grads[j].reshape({-1}));
+      ++j;
+    }
+    buckets.push_back(torch::cat(flat));
+    spans.emplace_back(i, j);
+    i = j;
+  }
+  buckets.push_back(torch::tensor(scalars, torch::kDouble));
+  group.all_reduce_sum(buckets);
+  auto reduced = buckets.back();
+  for (size_t i = 0; i < scalars.size(); ++i) scalars[i] = reduced[static_cast<int64_t>(i)].item<double>();
+  for (size_t b = 0; b < spans.size(); ++b) {
+    int64_t at = 0;
+    for (size_t i = spans[b].first; i < spans[b].second; ++i) {
+      const int64_t n = grads[i].numel();
+      grads[i].copy_(buckets[b].narrow(0, at, n).view_as(grads[i]));
+      at += n;
+    }
+  }
+}
+
 }  // namespace
 
 Trainer::Trainer(P5Model& model, const TrainOptions& options) : model_(model), options_(options) {
@@ -149,15 +182,27 @@ void Trainer::apply_update(const std::vector<torch::Tensor>& grads, double lr) {
 
 std::pair<double, std::vector<torch::Tensor>> Trainer::loss_and_gradients(const Rows& data,
                                                                         const std::vector<int64_t>& rows,
-                                                                        uint64_t step_seed, bool make_nan) const {
+                                                                        uint64_t step_seed, bool make_nan,
+                                                                        bool& stop_vote) const {
   const bool cpu = model_.device().is_cpu();
   const bool whole_words = model_.config().whole_word_embeddings;
   const auto params = model_.parameters();
   const int64_t B = static_cast<int64_t>(rows.size());
-  const int64_t shards = training_shards(model_.device(), B, options_.shards);
-  std::vector<double> losses(shards, 0.0);
-  std::vector<std::vector<torch::Tensor>> grads(shards);
-  auto run_shard = [&](int64_t s) {
+  const auto& dist = options_.dist;
+  const int64_t world = dist ? dist->world() : 1, rank = dist ? dist->rank() : 0;
+  // The step's shard count over all ranks (this rank runs shards rank, rank + world, ...): on CPU the count one
+  // process with all the ranks' threads would use, so the shards' rows and dropout masks are that run's; on CUDA one
+  // per rank. A rank left without a shard adds zeros.
+  int64_t shards = training_shards(model_.device(), B, options_.shards);
+  if (dist && !cpu) shards = std::min(B, world);
+  if (dist && cpu && options_.shards == 0)
+    shards = std::max<int64_t>(1, std::min<int64_t>(world * at::get_num_threads(), B / 8));
+  const auto mine_of = shard_items(shards, world, rank);
+  const int64_t local = static_cast<int64_t>(mine_of.size());
+  std::vector<double> losses(local, 0.0);
+  std::vector<std::vector<torch::Tensor>> grads(local);
+  auto run_shard = [&](int64_t j) {
+    const int64_t s = mine_of[j];
     at::globalContext().setFlushDenormal(true);
     std::vector<int64_t> mine;
     for (auto i : shard_items(B, shards, s)) mine.push_back(rows[i]);
@@ -170,18 +215,31 @@ std::pair<double, std::vector<torch::Tensor>> Trainer::loss_and_gradients(const 
       loss = forward(model_, batch).loss_per_example.sum() / static_cast<double>(B);  // this shard's share of the mean
     }
     if (make_nan && s == 0) loss = loss * std::numeric_limits<double>::quiet_NaN();
-    losses[s] = loss.item<double>();
-    grads[s] = torch::autograd::grad({loss}, params);
+    losses[j] = loss.item<double>();
+    grads[j] = torch::autograd::grad({loss}, params);
   };
-  if (!cpu) torch::manual_seed(step_seed);  // CUDA: one shard, LibTorch's generator
-  run_shards(model_.device(), shards, run_shard);
+  if (!cpu) torch::manual_seed(dist ? mix_seed(step_seed, static_cast<uint64_t>(rank)) : step_seed);  // CUDA: LibTorch's generator
+  if (local > 0) run_shards(model_.device(), local, run_shard);
   double loss = 0;
-  for (int64_t s = 0; s < shards; ++s) {
-    loss += losses[s];
-    if (s > 0)
-      for (size_t i = 0; i < params.size(); ++i) grads[0][i].add_(grads[s][i]);
+  std::vector<torch::Tensor> sum;
+  if (local == 0) {
+    for (const auto& p : params) sum.push_back(torch::zeros_like(p));
+  } else {
+    sum = std::move(grads[0]);
   }
-  return {loss, std::move(grads[0])};
+  for (int64_t j = 0; j < local; ++j) {
+    loss += losses[j];
+    if (j > 0)
+      for (size_t i = 0; i < params.size(); ++i) sum[i].add_(grads[j][i]);
+  }
+  if (dist) {
+    torch::NoGradGuard no_grad;
+    std::vector<double> scalars{loss, stop_vote ? 1.0 : 0.0};
+    all_reduce_gradients(*dist, sum, scalars);
+    loss = scalars[0];
+    stop_vote = scalars[1] > 0;
+  }
+  return {loss, std::move(sum)};
 }
 
 EpochResult Trainer::run_epoch(const Rows& data, const EpochOptions& eo, const std::atomic<bool>& stop,
@@ -198,8 +256,10 @@ EpochResult Trainer::run_epoch(const Rows& data, const EpochOptions& eo, const s
   const auto started = std::chrono::steady_clock::now();
   double loss_sum = 0;
   int64_t steps = 0;
+  const bool dist = options_.dist != nullptr;
   for (; pr.batch < pr.batches; ++pr.batch) {
-    if (stop.load()) {
+    // Distributed: a stop asked on any rank travels with this step's gradients, so all ranks stop after it.
+    if (!dist && stop.load()) {
       result.stopped = true;
       break;
     }
@@ -214,7 +274,8 @@ EpochResult Trainer::run_epoch(const Rows& data, const EpochOptions& eo, const s
     };
     // Dropout masks depend only on (seed, step, shard): the same step draws the same masks after a resume.
     const uint64_t step_seed = mix_seed(options_.seed ^ 0xd1e5u, static_cast<uint64_t>(step_));
-    auto [loss_value, grads] = loss_and_gradients(data, rows, step_seed, eo.nan_at_step == step_);
+    bool stop_vote = stop.load();
+    auto [loss_value, grads] = loss_and_gradients(data, rows, step_seed, eo.nan_at_step == step_, stop_vote);
     lap("forward + backward");
     if (!std::isfinite(loss_value)) {
       result.non_finite = true;
@@ -255,6 +316,11 @@ EpochResult Trainer::run_epoch(const Rows& data, const EpochOptions& eo, const s
     pr.examples_per_second = seconds > 0 ? pr.examples / seconds : 0;
     if (progress) progress(pr);
     lap("report");
+    if (dist && stop_vote) {
+      ++pr.batch;
+      result.stopped = true;
+      break;
+    }
   }
   return result;
 }

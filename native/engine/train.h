@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "dist/group.h"
 #include "engine/rows.h"
 #include "model/t5.h"
 
@@ -27,6 +28,10 @@ struct TrainOptions {
   bool bf16_autocast = false;  // matmuls in bf16 (CUDA, or a CPU with AMX / AVX512-BF16), weights and optimizer state in fp32
   bool rms_scaled = false;     // AdamW-scale: each tensor's step is lr x max(1e-3, RMS(tensor))
   int64_t shards = 0;          // CPU: parallel batch shards per step (0: one per intra-op thread, >= 8 rows each)
+  // Data-parallel over a process group: every rank walks the same batch plan, takes the shards g = rank, rank +
+  // world, ... of each step's batch (so a shard's rows and dropout masks are those of a one-process run with the
+  // same shard count), and the gradients and loss are summed over the ranks before the (identical) update.
+  std::shared_ptr<DistGroup> dist;
 };
 
 struct EpochOptions {
@@ -88,7 +93,8 @@ class Trainer {
   // each, and whose gradients are summed in shard order.
   std::pair<double, std::vector<torch::Tensor>> loss_and_gradients(const Rows& data,
                                                                    const std::vector<int64_t>& rows,
-                                                                   uint64_t step_seed, bool make_nan) const;
+                                                                   uint64_t step_seed, bool make_nan,
+                                                                   bool& stop_vote) const;
 
   P5Model& model_;
   TrainOptions options_;

@@ -5,6 +5,7 @@
  * run in flight and reports the finished runs.
  */
 import type { Argv, CommandModule } from 'yargs';
+import { withGroup } from '../dist/join.js';
 import type { Split, Task } from '../types.js';
 import { TASKS } from '../types.js';
 import { formatEvalTable, MAX_LENGTH, runEval, TEST_BEAMS } from '../protocol/index.js';
@@ -63,7 +64,8 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
     };
     process.on('SIGINT', onSigint);
     try {
-      await runEval(
+      // Distributed (RANK / WORLD_SIZE set): each rank decodes its users' rows; rank 0 prints and writes --json.
+      await withGroup(args.device, async (group) => runEval(
         {
           data: args.data,
           model: args.model,
@@ -83,13 +85,14 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
           ...(args.streams !== undefined ? { streams: args.streams } : {}),
           ...(args.json ? { json: args.json } : {}),
           ...(args.constrained ? { constrained: true } : {}),
+          ...(group ? { group } : {}),
         },
         {
-          progress: (l) => process.stderr.write(`${l}\n`),
-          shouldStop: () => stop,
-          report: (r) => process.stdout.write(formatEvalTable(r) + '\n'),
+          progress: (l) => (!group || group.isRoot) && process.stderr.write(`${l}\n`),
+          shouldStop: group ? () => group.any(stop) : () => stop,
+          report: (r) => (!group || group.isRoot) && process.stdout.write(formatEvalTable(r) + '\n'),
         },
-      );
+      ));
     } finally {
       process.off('SIGINT', onSigint);
     }

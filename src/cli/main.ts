@@ -17,9 +17,10 @@ import { demoCommand } from './demo.js';
 import { recommendCommand } from './recommend.js';
 import { serveCommand } from './serve.js';
 import { softPromptCommand } from './softPrompt.js';
+import { launchCommand } from './launch.js';
 
 const COMMANDS: CommandModule<any, any>[] = [
-  infoCommand, tokenizerCommand, dataCommand, prepareCommand, pretrainCommand, evalCommand, searchCommand, reportCommand, demoCommand, recommendCommand, serveCommand, softPromptCommand,
+  infoCommand, tokenizerCommand, dataCommand, prepareCommand, pretrainCommand, evalCommand, searchCommand, reportCommand, demoCommand, recommendCommand, serveCommand, softPromptCommand, launchCommand,
 ];
 
 function report(err: unknown): never {
@@ -41,7 +42,7 @@ function report(err: unknown): never {
  */
 function checkParsedOptions(args: Record<string, unknown>, argv: string[]): void {
   for (const [key, value] of Object.entries(args)) {
-    if (key === '_' || key === '$0' || /[A-Z]/.test(key)) continue; // camelCase aliases repeat the dashed keys
+    if (key === '_' || key === '--' || key === '$0' || /[A-Z]/.test(key)) continue; // camelCase aliases repeat the dashed keys; '--' is launch's command
     const flag = key.length === 1 ? `-${key}` : `--${key}`;
     if (Array.isArray(value)) {
       throw new PaprecError(`${flag} was given ${value.length} times (${value.map((v) => JSON.stringify(v)).join(', ')}); give it once`);

@@ -1,5 +1,7 @@
 import cliProgress from 'cli-progress';
 import type { Argv, CommandModule } from 'yargs';
+import { joinFromEnv } from '../dist/join.js';
+import { isRoot } from '../dist/roles.js';
 import { dtypeOption, type CliDtype } from './dtype.js';
 import { PaprecError } from '../errors.js';
 import { PRESETS } from '../checkpoint/index.js';
@@ -144,9 +146,11 @@ export const pretrainCommand: CommandModule<object, PretrainArgs> = {
       process.stderr.write('\ninterrupt: stopping after this step and saving the state (Ctrl-C again to quit now)\n');
       controller.abort();
     };
-    const lock = await lockOutputDir(args.out, `paprec ${process.argv.slice(2).join(' ')}`, { force: args.force });
+    // Distributed (RANK / WORLD_SIZE set: torchrun, paprec launch): data-parallel; rank 0 alone locks, prints, writes.
+    const group = await joinFromEnv(args.device);
+    const lock = isRoot({ group }) ? await lockOutputDir(args.out, `paprec ${process.argv.slice(2).join(' ')}`, { force: args.force }) : undefined;
     process.on('SIGINT', onSigint);
-    const bar = progressBar();
+    const bar = isRoot({ group }) ? progressBar() : { onEvent: () => {}, stop: () => {} };
     try {
       const r = await pretrain(
         {
@@ -177,14 +181,16 @@ export const pretrainCommand: CommandModule<object, PretrainArgs> = {
           validationUsers: args['val-users'],
           validationBeams: args['val-beams'],
           signal: controller.signal,
+          ...(group ? { group } : {}),
         },
         bar.onEvent,
-      );
+      ).catch(async (err) => Promise.reject(group ? await group.explain(err) : err));
+      await group?.close();
       const best = r.best ? `best epoch ${r.best.epoch + 1} (validation loss ${r.best.validation.loss.toFixed(4)})` : 'no epoch finished';
-      process.stdout.write(`${r.completed ? 'trained' : 'stopped'}: ${r.outDir}, ${best}\n`);
+      if (isRoot({ group })) process.stdout.write(`${r.completed ? 'trained' : 'stopped'}: ${r.outDir}, ${best}\n`);
       if (!r.completed) process.exitCode = 130;
     } finally {
-      lock.release();
+      lock?.release();
       bar.stop();
       process.off('SIGINT', onSigint);
     }

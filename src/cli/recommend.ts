@@ -12,6 +12,9 @@ import { readFileOrFail, writeFileAtomic } from '../util/fs.js';
 import { numberedLines } from '../data/lines.js';
 import { dtypeOption, type CliDtype } from './dtype.js';
 import { DEFAULT_BEAMS, DEFAULT_K, Recommender, type Recommendation, type RecommendRequest } from '../recommend/index.js';
+import type { ProcessGroup } from '../dist/group.js';
+import { withGroup } from '../dist/join.js';
+import { isRoot, rankDeviceOf } from '../dist/roles.js';
 
 /** `1,2,3`, `10-20` ranges, or `all` (every user of the data). */
 export function parseUsers(text: string, numUsers: number): number[] {
@@ -64,6 +67,8 @@ export interface RecommendCliOptions {
   out?: string;
   /** Progress as (done, total); the CLI draws a bar. */
   onProgress?: (done: number, total: number) => void;
+  /** Distributed (src/dist): request i on rank i mod world; every rank ends with all lines; rank 0 writes --out. */
+  group?: ProcessGroup;
 }
 
 /** Everything `paprec recommend` does but the printing: the JSON lines, in input order. */
@@ -79,7 +84,7 @@ export async function runRecommend(o: RecommendCliOptions): Promise<string[]> {
     tokenizer: o.tokenizer,
     prompt: o.prompt,
     ...(o.data ? { data: o.data } : {}),
-    device: o.device,
+    device: rankDeviceOf(o),
     ...(o.dtype ? { dtype: o.dtype } : {}),
     onWarning: (m) => process.stderr.write(`note: ${m}\n`),
   });
@@ -94,13 +99,19 @@ export async function runRecommend(o: RecommendCliOptions): Promise<string[]> {
         throw new PaprecError(`${where}: ${(err as Error).message}`);
       }
     });
-    const lines: string[] = [];
-    for (let start = 0; start < prepared.length; start += o.batchSize) {
-      const out: Recommendation[] = await rec.run(prepared.slice(start, start + o.batchSize), opts);
+    const g = o.group;
+    const mine = g ? prepared.filter((_, i) => i % g.world === g.rank) : prepared;
+    let lines: string[] = [];
+    for (let start = 0; start < mine.length; start += o.batchSize) {
+      const out: Recommendation[] = await rec.run(mine.slice(start, start + o.batchSize), opts);
       for (const r of out) lines.push(JSON.stringify({ user: r.user, items: r.items, scores: r.scores.map((s) => Number(s.toFixed(6))) }));
-      o.onProgress?.(Math.min(prepared.length, start + o.batchSize), prepared.length);
+      o.onProgress?.(Math.min(mine.length, start + o.batchSize), mine.length);
     }
-    if (o.out) await writeFileAtomic(o.out, lines.map((l) => `${l}\n`).join(''));
+    if (g) {
+      const parts = await g.allGatherJson(lines);
+      lines = prepared.map((_, i) => parts[i % g.world]![Math.floor(i / g.world)]!);
+    }
+    if (o.out && isRoot(o)) await writeFileAtomic(o.out, lines.map((l) => `${l}\n`).join(''));
     return lines;
   } finally {
     await rec.dispose();
@@ -153,7 +164,8 @@ export const recommendCommand: CommandModule<object, RecommendArgs> = {
     );
     let barOn = false;
     try {
-      const lines = await runRecommend({
+      // Distributed (RANK / WORLD_SIZE set): the requests split over the ranks; rank 0 prints or writes them all.
+      const lines = await withGroup(args.device, async (group) => runRecommend({
         model: args.model,
         tokenizer: args.tokenizer,
         prompt: args.prompt,
@@ -167,17 +179,19 @@ export const recommendCommand: CommandModule<object, RecommendArgs> = {
         device: args.device,
         dtype: args.dtype,
         ...(args.out ? { out: args.out } : {}),
+        ...(group ? { group } : {}),
         onProgress: (done, total) => {
-          if (total <= args['batch-size']) return; // one batch: no bar
+          if (total <= args['batch-size'] || !isRoot({ group })) return; // one batch: no bar
           if (!barOn) {
             bar.start(total, 0);
             barOn = true;
           }
           bar.update(done);
         },
-      });
+      }).then((l) => (isRoot({ group }) ? l : undefined)));
       if (barOn) bar.stop();
       barOn = false;
+      if (!lines) return; // ranks other than 0
       if (args.out) process.stderr.write(`paprec recommend: wrote ${lines.length} users to ${args.out}\n`);
       else process.stdout.write(lines.map((l) => `${l}\n`).join(''));
     } finally {

@@ -3,6 +3,7 @@ import { dtypeOption, type CliDtype } from './dtype.js';
 import { PaprecError } from '../errors.js';
 import { runSearch, type RunProgress } from '../search/run.js';
 import { lockOutputDir } from '../util/lock.js';
+import { withGroup } from '../dist/join.js';
 
 interface SearchArgs {
   data?: string;
@@ -114,53 +115,64 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
       process.stderr.write('\nstopping after the current round (Ctrl-C again to quit now)...\n');
       ac.abort();
     };
-    const lock = await lockOutputDir(out, `paprec ${process.argv.slice(2).join(' ')}`, { force: args.force });
-    process.on('SIGINT', onSigint);
-    try {
-      const given = {
-        data: args.data,
-        model: args.model,
-        tokenizer: args.tokenizer,
-        task: args.task,
-        personalized: args.personalized,
-        length: args.length,
-        placement: args.placement as 'suffix' | 'prefix' | 'both' | undefined,
-        userPosition: args['user-position'] as 'end' | 'start' | undefined,
-        k: args.k,
-        pool: args.pool,
-        poolRows: args['pool-rows'],
-        alphaSeq: args['alpha-seq'],
-        alphaExp: args['alpha-exp'],
-        beams: args.beams,
-        criterion: args.criterion,
-        epochs: args.epochs,
-        seed: args.seed,
-        maxUsers: args['max-users'],
-        device: args.device,
-        dtype: args.dtype,
-        streams: args.streams,
-        gradientSample: args['gradient-sample'],
-        runs: args.runs,
-        testBeams: args['test-beams'],
-        maxLength: args['max-length'],
-        init: args.init,
-      };
-      // Only the options given on the command line: the rest take the paper's defaults (or, on --resume, the saved values).
-      const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
-      const r = await runSearch(
-        { out, signal: ac.signal, ...defined, ...(args.resume ? { resume: true } : { task: args.task! }) },
-        progressPrinter(),
-      );
-      if (r.interrupted) {
-        process.stderr.write(`\nstopped; continue with: paprec search --resume ${out}\n`);
-        process.exitCode = 130;
-        return;
+    // Distributed (RANK / WORLD_SIZE set: torchrun, paprec launch): rank 0 alone locks and writes the folder.
+    await withGroup(args.device, async (group) => {
+      let lock: Awaited<ReturnType<typeof lockOutputDir>> | undefined;
+      let failed: unknown;
+      try {
+        if (!group || group.isRoot) lock = await lockOutputDir(out, `paprec ${process.argv.slice(2).join(' ')}`, { force: args.force });
+      } catch (err) {
+        failed = err;
       }
-      process.stderr.write('\n');
-      process.stdout.write(`wrote ${out}/prompt.json, history.jsonl, report.md, report.json, surrogate.svg\n`);
-    } finally {
-      lock.release();
-      process.off('SIGINT', onSigint);
-    }
+      if (group) await group.settle('locking the output folder', failed);
+      else if (failed) throw failed;
+      process.on('SIGINT', onSigint);
+      try {
+        const given = {
+          data: args.data,
+          model: args.model,
+          tokenizer: args.tokenizer,
+          task: args.task,
+          personalized: args.personalized,
+          length: args.length,
+          placement: args.placement as 'suffix' | 'prefix' | 'both' | undefined,
+          userPosition: args['user-position'] as 'end' | 'start' | undefined,
+          k: args.k,
+          pool: args.pool,
+          poolRows: args['pool-rows'],
+          alphaSeq: args['alpha-seq'],
+          alphaExp: args['alpha-exp'],
+          beams: args.beams,
+          criterion: args.criterion,
+          epochs: args.epochs,
+          seed: args.seed,
+          maxUsers: args['max-users'],
+          device: args.device,
+          dtype: args.dtype,
+          streams: args.streams,
+          gradientSample: args['gradient-sample'],
+          runs: args.runs,
+          testBeams: args['test-beams'],
+          maxLength: args['max-length'],
+          init: args.init,
+        };
+        // Only the options given on the command line: the rest take the paper's defaults (or, on --resume, the saved values).
+        const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
+        const r = await runSearch(
+          { out, signal: ac.signal, ...defined, ...(args.resume ? { resume: true } : { task: args.task! }), ...(group ? { group } : {}) },
+          !group || group.isRoot ? progressPrinter() : () => {},
+        );
+        if (r.interrupted) {
+          process.stderr.write(`\nstopped; continue with: paprec search --resume ${out}\n`);
+          process.exitCode = 130;
+          return;
+        }
+        process.stderr.write('\n');
+        if (!group || group.isRoot) process.stdout.write(`wrote ${out}/prompt.json, history.jsonl, report.md, report.json, surrogate.svg\n`);
+      } finally {
+        lock?.release();
+        process.off('SIGINT', onSigint);
+      }
+    });
   },
 };

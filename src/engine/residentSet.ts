@@ -5,7 +5,7 @@
 import { PaprecError } from '../errors.js';
 import type { ExampleSet, Task } from '../types.js';
 import type { Backbone } from '../backbone/index.js';
-import { native, type NativeExampleSet } from '../native.js';
+import { native, type NativeExampleSet, type NativeProcessGroup } from '../native.js';
 
 /** The slot tokens of one prompt. */
 export interface Assignment {
@@ -55,6 +55,8 @@ export interface SlotGradientOptions {
   /** Use a seeded random subset of this many examples (0 / omitted = all). */
   sample?: number;
   seed?: number;
+  rows?: Int32Array;
+  reduce?: NativeProcessGroup;
   streams?: number;
 }
 
@@ -81,6 +83,10 @@ export interface CandidateOptions {
   /** Gradient from a seeded random subset of this many examples (0 / omitted = all). */
   sample?: number;
   seed?: number;
+  /** Only these examples (a shard's part of a sample drawn over the whole set; not with `sample`). */
+  rows?: Int32Array;
+  /** Distributed: task-slot gradient sums, counts and loss summed over the group's ranks (src/dist) before the means. */
+  reduce?: NativeProcessGroup;
   streams?: number;
 }
 

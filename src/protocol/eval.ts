@@ -18,6 +18,9 @@ import { checkWritable, writeFileAtomic } from '../util/fs.js';
 import { testDecoding, type Decoding } from './decoding.js';
 import { evaluatePrompts, type ProtocolOptions } from './evaluate.js';
 import { metricNames, rankingMeasure } from './measure.js';
+import type { ProcessGroup } from '../dist/group.js';
+import { rankDevice } from '../dist/env.js';
+import { native } from '../native.js';
 
 export interface EvalOptions {
   data: string;
@@ -44,6 +47,8 @@ export interface EvalOptions {
   json?: string;
   /** Also decode constrained to valid items (the catalogue; matching: the row's candidates), reported beside. */
   constrained?: boolean;
+  /** Distributed (src/dist): the test rows sharded by user over the group's ranks; rank 0 alone writes --json. */
+  group?: ProcessGroup;
 }
 
 export interface MetricSummary {
@@ -71,7 +76,7 @@ export interface EvalReport {
 
 export interface EvalIo {
   progress?: (line: string) => void;
-  shouldStop?: () => boolean;
+  shouldStop?: () => boolean | Promise<boolean>;
   /** Sees the finished report before the --json file is written (the CLI prints the table there). */
   report?: (r: EvalReport) => void;
 }
@@ -103,7 +108,8 @@ async function loadPrompt(o: EvalOptions, tokenizer: Tokenizer, dataset: Dataset
 const rowKind = (o: EvalOptions, prompt: Prompt) => (prompt.type === 'automated' && prompt.slotEmbeddings ? SOFT : o.prompt);
 
 async function loadBackbone(o: EvalOptions, tokenizer: Tokenizer): Promise<Backbone> {
-  const backbone = await Backbone.load(o.model, { device: o.device ?? 'auto', dtype: o.dtype ?? 'fp32' });
+  const device = rankDevice(o.device ?? 'auto', o.group?.env, o.group ? native().info().cudaDevices : 0);
+  const backbone = await Backbone.load(o.model, { device, dtype: o.dtype ?? 'fp32' });
   // More model rows than tokenizer pieces are fine (T5 v1.1: 32,128 for 32,100): no target ever holds one.
   if (backbone.config.vocabSize < tokenizer.vocabSize) {
     await backbone.dispose();
@@ -165,6 +171,7 @@ export async function runEval(o: EvalOptions, io: EvalIo = {}): Promise<EvalRepo
     ...(o.streams !== undefined ? { streams: o.streams } : {}),
     onRun: (e) => say(`run ${e.run}/${e.runs} done in ${e.seconds.toFixed(1)} s: ${e.examples} examples, ${names.map((n) => `${n} ${e.metrics[n]!.toFixed(4)}`).join('  ')}`),
     ...(io.shouldStop ? { shouldStop: io.shouldStop } : {}),
+    ...(o.group ? { group: o.group } : {}),
   };
   say(`${o.task} / ${split}: ${runs} run(s), ${decoding.numBeams} beams on ${backbone.device} in ${backbone.dtype}`);
   let report: EvalReport;
@@ -191,7 +198,7 @@ export async function runEval(o: EvalOptions, io: EvalIo = {}): Promise<EvalRepo
   }
   // The table first: a failed --json write must not throw away what was computed.
   io.report?.(report);
-  if (o.json) await writeFileAtomic(o.json, JSON.stringify(report, null, 2) + '\n');
+  if (o.json && (!o.group || o.group.isRoot)) await writeFileAtomic(o.json, JSON.stringify(report, null, 2) + '\n');
   return report;
 }
 

@@ -11,6 +11,8 @@ import { ResidentExampleSet, type Assignment } from '../engine/index.js';
 import type { PromptResult, RunResult } from '../report/index.js';
 import type { Decoding } from './decoding.js';
 import { decodeTexts, testMeasure, type RowOutcomes, type TestMeasure } from './measure.js';
+import type { ProcessGroup } from '../dist/group.js';
+import { gatherRows, localAssignment, localExampleSet, rankUsers, shardRows } from '../dist/shard.js';
 
 export interface PromptUnderTest {
   /** The table row's name. */
@@ -36,8 +38,10 @@ export interface ProtocolOptions {
   streams?: number;
   /** After each prompt's run. */
   onRun?: (e: { run: number; runs: number; kind: string; examples: number; seconds: number; metrics: Record<string, number> }) => void;
-  /** Checked before every run: a stopped evaluation keeps its finished runs. */
-  shouldStop?: () => boolean;
+  /** Checked before every run: a stopped evaluation keeps its finished runs (distributed: agreed by every rank). */
+  shouldStop?: () => boolean | Promise<boolean>;
+  /** Distributed: users sharded by rank, each rank decodes its users' rows, the outcomes gathered (src/dist). */
+  group?: ProcessGroup;
 }
 
 export interface ProtocolResult {
@@ -68,23 +72,30 @@ export async function measurePrompt(o: ProtocolOptions, prompt: Prompt, seed: nu
     seed,
     ...(o.maxUsers !== undefined ? { maxUsers: o.maxUsers } : {}),
   });
-  const resident = ResidentExampleSet.upload(o.backbone, set, {
+  const g = o.group;
+  const shard = g ? shardRows(set.userIndex, g.world, g.rank) : undefined;
+  const local = shard ? localExampleSet(set, shard) : set;
+  const resident = local.size === 0 ? undefined : ResidentExampleSet.upload(o.backbone, local, {
     vocabLimit: o.tokenizer.vocabSize,
     ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
     ...(o.streams !== undefined ? { streams: o.streams } : {}),
   });
   try {
     const d = o.decoding;
-    const [out] = await resident.evaluate([assignmentOfPrompt(prompt, set.numUsers)], {
-      numBeams: d.numBeams,
-      numReturnSequences: d.numReturnSequences,
-      maxLength: d.maxLength,
-      outcome: d.outcome,
-    });
+    const assignment = assignmentOfPrompt(prompt, set.numUsers);
+    let [out] = resident
+      ? await resident.evaluate([g ? localAssignment(assignment, rankUsers(set.numUsers, g.world, g.rank)) : assignment], {
+        numBeams: d.numBeams,
+        numReturnSequences: d.numReturnSequences,
+        maxLength: d.maxLength,
+        outcome: d.outcome,
+      })
+      : [new Int32Array(0)];
+    if (g && shard) [out] = await gatherRows(g, shard, [out!], d.outcome === 'ranks' ? 1 : d.maxLength - 1);
     const outcome: RowOutcomes = d.outcome === 'ranks' ? { kind: 'ranks', ranks: out! } : { kind: 'texts', texts: decodeTexts(out!, set.size, o.tokenizer) };
     return { ...testMeasure(o.task, outcome, set.references), examples: set.size };
   } finally {
-    await resident.dispose();
+    await resident?.dispose();
   }
 }
 
@@ -94,7 +105,7 @@ export async function evaluatePrompts(o: ProtocolOptions, prompts: readonly Prom
   let examples = 0;
   let interrupted = false;
   for (let run = 1; run <= o.runs; run++) {
-    if (o.shouldStop?.()) {
+    if (await o.shouldStop?.()) {
       interrupted = true;
       break;
     }

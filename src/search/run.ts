@@ -6,7 +6,7 @@
  */
 import * as path from 'node:path';
 import { promises as fsp } from 'node:fs';
-import type { Dataset, Tokenizer } from '../types.js';
+import type { Dataset, ExampleSet, Tokenizer } from '../types.js';
 import { fail, PaprecError } from '../errors.js';
 import { ensureDir, exists, removeStaleTemps, writeFileAtomic } from '../util/fs.js';
 import { userEntries } from '../util/lock.js';
@@ -42,6 +42,11 @@ import {
   type VariantState,
 } from './state.js';
 import { automatedRows, RESULTS_FILE, writeReportFiles, type SearchResults } from './report.js';
+import type { ProcessGroup } from '../dist/group.js';
+import { ShardedBackend } from '../dist/backend.js';
+import { rankDevice } from '../dist/env.js';
+import { localExampleSet, shardRows } from '../dist/shard.js';
+import { native } from '../native.js';
 
 export interface RunSearchInput extends Partial<SearchOptionsInput> {
   data?: string;
@@ -60,6 +65,11 @@ export interface RunSearchInput extends Partial<SearchOptionsInput> {
   skipTest?: boolean;
   /** A soft prompt file (`paprec soft-prompt`): the searches of its length start from its projection. */
   init?: string;
+  /**
+   * Distributed (src/dist): users sharded over the group's ranks; every rank takes the same decisions, rank 0 alone
+   * writes the output folder (the others get its state through the group).
+   */
+  group?: ProcessGroup;
 }
 
 export type RunProgress =
@@ -107,6 +117,7 @@ interface Prepared {
   tokenizer: Tokenizer;
   dataset: Dataset;
   backbone: Backbone;
+  group?: ProcessGroup;
 }
 
 async function prepare(input: RunSearchInput, report: (p: RunProgress) => void): Promise<Prepared> {
@@ -145,7 +156,7 @@ async function prepare(input: RunSearchInput, report: (p: RunProgress) => void):
   });
   if (opts.task === 'explanation' && !dataset.reviews) fail(inputs.data, 'the explanation task needs exp_splits.pkl (explanation data) in the data folder');
 
-  const backbone = await Backbone.load(inputs.model, { device: opts.device, dtype: opts.dtype ?? 'fp32' });
+  const backbone = await loadBackbone(inputs.model, opts, input.group);
   checkAgainstVocabulary(opts, { ...vocab, modelVocab: backbone.config.vocabSize });
   report({ type: 'info', message: `backbone on ${backbone.device} in ${backbone.dtype}` });
 
@@ -177,6 +188,57 @@ async function prepare(input: RunSearchInput, report: (p: RunProgress) => void):
   return { state, tokenizer, dataset, backbone };
 }
 
+/** The backbone on this rank's device (cuda:LOCAL_RANK where a group runs on CUDA). */
+function loadBackbone(model: string, opts: SearchOptions, group: ProcessGroup | undefined): Promise<Backbone> {
+  const device = rankDevice(opts.device, group?.env, group ? native().info().cudaDevices : 0);
+  return Backbone.load(model, { device, dtype: opts.dtype ?? 'fp32' });
+}
+
+/**
+ * prepare() across a group: rank 0 prepares (and alone touches the output folder), then hands its state to the
+ * others, which load the same inputs; every rank goes on only if every rank's loading worked.
+ */
+async function prepareRun(input: RunSearchInput, report: (p: RunProgress) => void): Promise<Prepared> {
+  const g = input.group;
+  if (!g) return prepare(input, report);
+  let p: Prepared | undefined;
+  let err: unknown;
+  if (g.isRoot) {
+    try {
+      p = await prepare(input, report);
+    } catch (e) {
+      err = e;
+    }
+    await g.broadcastJson(err === undefined ? { state: p!.state } : { error: (err as Error).message });
+    if (err !== undefined) throw err; // the others throw on the message: nobody waits in settle()
+  } else {
+    const sent = await g.broadcastJson<{ state?: RunState; error?: string }>(undefined);
+    if (sent.error !== undefined) throw new PaprecError(`rank ${g.rank}: rank 0 could not start the search: ${sent.error}`);
+    try {
+      p = await follow(sent.state!, input, report);
+    } catch (e) {
+      err = e;
+    }
+  }
+  try {
+    await g.settle('loading the data and the model', err);
+  } catch (e) {
+    await p?.backbone.dispose();
+    throw e;
+  }
+  return p!;
+}
+
+/** A rank other than 0: rank 0's state, the same inputs loaded, nothing written. */
+async function follow(state: RunState, input: RunSearchInput, report: (p: RunProgress) => void): Promise<Prepared> {
+  const opts = state.options;
+  const tokenizer = await loadTokenizer(state.inputs.tokenizer);
+  const dataset = await loadDataset(state.inputs.data, { ...(opts.maxUsers !== undefined ? { maxUsers: opts.maxUsers } : {}), onWarning: () => {} });
+  const backbone = await loadBackbone(state.inputs.model, opts, input.group);
+  report({ type: 'info', message: `rank ${input.group!.rank}: backbone on ${backbone.device} in ${backbone.dtype}` });
+  return { state, tokenizer, dataset, backbone };
+}
+
 /** --init: the projection of a soft prompt file, refused unless some search has its length. */
 async function initialTaskTokens(init: string, tokenizer: Tokenizer, opts: SearchOptions): Promise<Int32Array> {
   const tokens = (await readPromptFile(init.includes('#') ? init : `${init}#projected`, tokenizer, { task: opts.task })).taskTokens;
@@ -196,12 +258,29 @@ function promptOf(tokenizer: Tokenizer, state: RunState, v: VariantState, tokens
   });
 }
 
+/**
+ * Each rank's rows of a search's sets (users sharded by rank). Refused where a rank would have no training rows:
+ * its slot gradients would be empty, so fewer processes are the answer.
+ */
+function shardSets(group: ProcessGroup, sets: { val: ExampleSet; train: ExampleSet; pool?: ExampleSet }) {
+  const part = (set: ExampleSet) => {
+    const shard = shardRows(set.userIndex, group.world, group.rank);
+    return { shard, set: localExampleSet(set, shard) };
+  };
+  const train = part(sets.train);
+  const empty = train.shard.rows.findIndex((r) => r.length === 0);
+  if (empty >= 0) {
+    fail('search', `rank ${empty} of ${group.world} would get no training rows (${sets.train.numUsers} users, ${sets.train.size} rows): run with fewer processes`);
+  }
+  return { val: part(sets.val), train, ...(sets.pool ? { pool: part(sets.pool) } : {}) };
+}
+
 /** One search of the run, on its own resident training and validation sets. */
 async function searchVariant(
   p: Prepared,
   v: VariantState,
   outDir: string,
-  shouldStop: () => boolean,
+  shouldStop: () => boolean | Promise<boolean>,
   report: (e: RunProgress) => void,
 ): Promise<'done' | 'interrupted'> {
   const { state, tokenizer, dataset, backbone } = p;
@@ -218,23 +297,39 @@ async function searchVariant(
     vocabLimit: tokenizer.vocabSize,
     ...(opts.streams !== undefined ? { streams: opts.streams } : {}),
   };
-  const val = ResidentExampleSet.upload(backbone, valSet, upload);
-  const train = ResidentExampleSet.upload(backbone, trainSet, upload);
+  const group = p.group;
   // A pool of B > k candidates is ranked on a seeded sample of training rows, uploaded once per search.
   const poolSet = opts.pool !== undefined
     ? subsetExampleSet(trainSet, poolSampleRows(trainSet.userIndex, trainSet.numUsers, opts.poolRows!, opts.seed, v.spec.name))
     : undefined;
-  const poolRows = poolSet ? ResidentExampleSet.upload(backbone, poolSet, upload) : undefined;
+  const parts = group ? shardSets(group, { val: valSet, train: trainSet, ...(poolSet ? { pool: poolSet } : {}) }) : undefined;
+  const resident = (set: ExampleSet | undefined) => (set && set.size > 0 ? ResidentExampleSet.upload(backbone, set, upload) : undefined);
+  const val = resident(parts ? parts.val.set : valSet);
+  const train = resident(parts ? parts.train.set : trainSet)!;
+  const poolRows = resident(parts ? parts.pool?.set : poolSet);
   try {
-    const backend = new EngineBackend({
-      val,
-      train,
-      valSet,
-      decoding: selectionDecoding(opts.task, opts.criterion, opts),
-      tokenizer,
-      ...(opts.gradientSample !== undefined ? { gradientSample: opts.gradientSample } : {}),
-      ...(poolSet && poolRows ? { pool: { rows: poolRows, userIndex: poolSet.userIndex } } : {}),
-    });
+    const decoding = selectionDecoding(opts.task, opts.criterion, opts);
+    const sample = opts.gradientSample !== undefined ? { gradientSample: opts.gradientSample } : {};
+    const backend = group && parts
+      ? new ShardedBackend({
+        group,
+        val: { resident: val, shard: parts.val.shard },
+        train: { resident: train, shard: parts.train.shard },
+        valSet,
+        decoding,
+        tokenizer,
+        ...sample,
+        ...(poolSet && parts.pool ? { pool: { resident: poolRows, shard: parts.pool.shard, userIndex: poolSet.userIndex } } : {}),
+      })
+      : new EngineBackend({
+        val: val!,
+        train,
+        valSet,
+        decoding,
+        tokenizer,
+        ...sample,
+        ...(poolSet && poolRows ? { pool: { rows: poolRows, userIndex: poolSet.userIndex } } : {}),
+      });
     const historyFile = path.join(outDir, HISTORY_FILE);
     const search = new PapRecSearch({
       backend,
@@ -243,18 +338,19 @@ async function searchVariant(
       state: v,
       tokenText: (id) => tokenizer.idToPiece(id) ?? `<${id}>`,
       commit: async (record) => {
-        await appendHistory(historyFile, record);
+        // Every rank counts the line; rank 0 alone writes (the others hold the same state in memory).
+        if (!group || group.isRoot) await appendHistory(historyFile, record);
         state.historyLength++;
-        await saveState(outDir, state);
+        if (!group || group.isRoot) await saveState(outDir, state);
       },
       shouldStop,
       onProgress: (e) => report({ type: 'search', ...e }),
     });
     const r = await search.run();
-    await saveState(outDir, state);
+    if (!group || group.isRoot) await saveState(outDir, state);
     return r;
   } finally {
-    await val.dispose();
+    await val?.dispose();
     await train.dispose();
     await poolRows?.dispose();
   }
@@ -285,22 +381,27 @@ export function searchTestDecoding(opts: SearchOptions): Decoding {
 /** Run (or resume) a PAP-REC search into `input.out`; `onProgress` sees every step. */
 export async function runSearch(input: RunSearchInput, onProgress?: (p: RunProgress) => void): Promise<RunSearchResult> {
   const report = onProgress ?? (() => {});
-  const p = await prepare(input, report);
-  const shouldStop = () => input.signal?.aborted === true;
+  const g = input.group;
+  const p = { ...(await prepareRun(input, report)), ...(g ? { group: g } : {}) };
+  const stopAsked = () => input.signal?.aborted === true;
+  // Distributed: every rank stops at the same round, when any rank was asked to.
+  const shouldStop = g ? () => g.any(stopAsked()) : stopAsked;
+  const root = !g || g.isRoot;
+  const writeReport = async (...args: Parameters<typeof writeReportFiles>) => (root ? writeReportFiles(...args) : undefined);
   const outDir = input.out;
   try {
     for (const v of p.state.variants) {
       if (v.status === 'done') continue;
       if ((await searchVariant(p, v, outDir, shouldStop, report)) === 'interrupted') {
-        await writeReportFiles(outDir, p.state, p.tokenizer);
+        await writeReport(outDir, p.state, p.tokenizer);
         return { outDir, state: p.state, interrupted: true };
       }
-      await writeReportFiles(outDir, p.state, p.tokenizer);
+      await writeReport(outDir, p.state, p.tokenizer);
     }
     if (input.skipTest) return { outDir, state: p.state, interrupted: false };
 
     p.state.phase = 'test';
-    await saveState(outDir, p.state);
+    if (root) await saveState(outDir, p.state);
     const opts = p.state.options;
     const protocol: ProtocolOptions = {
       backbone: p.backbone,
@@ -315,6 +416,7 @@ export async function runSearch(input: RunSearchInput, onProgress?: (p: RunProgr
       ...(opts.streams !== undefined ? { streams: opts.streams } : {}),
       onRun: (e) => report({ type: 'test', run: e.run, runs: e.runs, kind: e.kind }),
       shouldStop,
+      ...(g ? { group: g } : {}),
     };
     const tested = await evaluatePrompts(protocol, promptsUnderTest(p));
     if (tested.interrupted) return { outDir, state: p.state, interrupted: true };
@@ -331,10 +433,12 @@ export async function runSearch(input: RunSearchInput, onProgress?: (p: RunProgr
       }
       results.lengths.sort((a, b) => a.length - b.length);
     }
-    await writeFileAtomic(path.join(outDir, RESULTS_FILE), `${JSON.stringify(results)}\n`);
     p.state.phase = 'done';
-    await saveState(outDir, p.state);
-    await writeReportFiles(outDir, p.state, p.tokenizer, results);
+    if (root) {
+      await writeFileAtomic(path.join(outDir, RESULTS_FILE), `${JSON.stringify(results)}\n`);
+      await saveState(outDir, p.state);
+    }
+    await writeReport(outDir, p.state, p.tokenizer, results);
     return { outDir, state: p.state, interrupted: false, results };
   } finally {
     await p.backbone.dispose();

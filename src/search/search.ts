@@ -36,8 +36,8 @@ export interface SearchContext {
   tokenText: (id: number) => string;
   /** Persist one round: append its history line, then save the state (the caller owns the files). */
   commit: (record: HistoryRecord) => Promise<void>;
-  /** True once the user asked to stop (Ctrl-C): checked between rounds. */
-  shouldStop?: () => boolean;
+  /** True once the user asked to stop (Ctrl-C): checked between rounds (distributed: agreed by every rank). */
+  shouldStop?: () => boolean | Promise<boolean>;
   onProgress?: (e: ProgressEvent) => void;
 }
 
@@ -127,7 +127,7 @@ export class PapRecSearch {
     s.status = 'running';
     if (this.outcome === null) await this.start();
     while (s.epoch < this.ctx.opts.epochs) {
-      if (this.ctx.shouldStop?.()) return 'interrupted';
+      if (await this.ctx.shouldStop?.()) return 'interrupted';
       const slotsExhausted = s.tried.length >= s.spec.length;
       if (!s.spec.personalized) {
         if (slotsExhausted) return this.finish('converged');

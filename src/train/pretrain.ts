@@ -26,6 +26,8 @@ import { epochExamples, packTrainData, PRETRAIN_TASKS, type PretrainTask } from 
 import { hasTrainState, identityMismatch, loadTrainState, OPTIMIZERS, saveTrainState, stateDir, type Optimizer, type RunIdentity } from './state.js';
 import { BackboneTrainer, type TrainProgress } from './trainer.js';
 import { beamRanker } from './ranker.js';
+import type { ProcessGroup } from '../dist/group.js';
+import { isRoot, rankDeviceOf } from '../dist/roles.js';
 import { isBetter, KEEP_BEST_BY, validate, validationSet, type KeepBestBy, type Ranker, type Validation } from './validate.js';
 
 export interface PretrainOptions {
@@ -81,6 +83,8 @@ export interface PretrainOptions {
   signal?: AbortSignal;
   /** Test hook: poison the loss of this global step. */
   nanAtStep?: number;
+  /** Data-parallel over the group's ranks (src/dist): gradients summed per step; rank 0 alone writes `out`. */
+  group?: ProcessGroup;
 }
 
 export type PretrainEvent =
@@ -198,7 +202,7 @@ async function prepareRun(opts: PretrainOptions, tasks: PretrainTask[]): Promise
   const { config, initial } = await modelOf(opts, tokenizer);
   const dataset = await loadDataset(opts.data, opts.maxUsers !== undefined ? { maxUsers: opts.maxUsers } : {});
   if (tasks.includes('explanation') && !dataset.reviews) fail(opts.data, 'task explanation needs exp_splits.pkl in the data folder');
-  await prepareOutDir(opts.out, opts.overwrite ?? false, opts.resume ?? false);
+  if (isRoot(opts)) await prepareOutDir(opts.out, opts.overwrite ?? false, opts.resume ?? false);
 
   const encoder = new SegmentEncoder(tokenizer);
   const sequentialPerUser = opts.sequentialPerUser ?? 1;
@@ -270,7 +274,7 @@ async function trainEpochs(run: Run, backbone: Backbone, trainer: BackboneTraine
   const ranker = opts.ranker ?? beamRanker;
   const history: PretrainResult['history'] = [];
   const saveState = async (epoch: number, batch: number) =>
-    saveTrainState(opts.out, { identity, epoch, batch, step: trainer.step, best }, await backbone.tensors(), await trainer.state());
+    isRoot(opts) && saveTrainState(opts.out, { identity, epoch, batch, step: trainer.step, best }, await backbone.tensors(), await trainer.state());
   for (let epoch = start.epoch; epoch < opts.epochs; epoch++) {
     const started = Date.now();
     const r = await trainer.runEpoch(
@@ -293,7 +297,7 @@ async function trainEpochs(run: Run, backbone: Backbone, trainer: BackboneTraine
     const improved = isBetter(validation, best?.validation, identity.keepBestBy);
     if (improved) {
       best = { epoch, validation };
-      await backbone.save(opts.out, { extraFiles: { 'tokenizer.json': tokenizer.toJSON() } });
+      if (isRoot(opts)) await backbone.save(opts.out, { extraFiles: { 'tokenizer.json': tokenizer.toJSON() } });
     }
     const entry = { epoch, trainLoss: r.meanLoss, validation, seconds, examplesPerSecond: r.examplesPerSecond };
     history.push(entry);
@@ -307,9 +311,11 @@ async function trainEpochs(run: Run, backbone: Backbone, trainer: BackboneTraine
 export async function pretrain(opts: PretrainOptions, onEvent: (e: PretrainEvent) => void = () => {}): Promise<PretrainResult> {
   const run = await prepareRun(opts, checkOptions(opts));
   const { identity } = run;
-  const backbone = await Backbone.create(identity.config, { device: opts.device ?? 'auto', seed: identity.seed });
+  const backbone = await Backbone.create(identity.config, { device: rankDeviceOf(opts), seed: identity.seed });
   const logFile = path.join(opts.out, 'train_log.jsonl');
-  const log = (record: Record<string, unknown>) => appendFileSynced(logFile, `${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`);
+  const log = async (record: Record<string, unknown>) => {
+    if (isRoot(opts)) await appendFileSynced(logFile, `${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`);
+  };
   try {
     const dtype = resolveDtype(opts.dtype ?? 'fp32', backbone.device);
     const trainer = new BackboneTrainer(backbone, {
@@ -321,6 +327,7 @@ export async function pretrain(opts: PretrainOptions, onEvent: (e: PretrainEvent
       totalSteps: identity.totalSteps,
       seed: identity.seed,
       bf16: dtype === 'bf16',
+      ...(opts.group ? { group: opts.group.native } : {}),
     });
     const start = await resumeState(run, backbone, trainer);
     const parameters = backbone.native.shapes().reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0);
