@@ -225,6 +225,9 @@ async function searchVariant(
     ? subsetExampleSet(trainSet, poolSampleRows(trainSet.userIndex, trainSet.numUsers, opts.poolRows!, opts.seed, v.spec.name))
     : undefined;
   const poolRows = poolSet ? ResidentExampleSet.upload(backbone, poolSet, upload) : undefined;
+  // --user-accept last-train: each user's last training row, decoded like validation, judges the per-user acceptance.
+  const checkSet = opts.userAccept === 'last-train' && v.spec.personalized ? subsetExampleSet(trainSet, lastRowOfEachUser(trainSet.userIndex)) : undefined;
+  const checkRows = checkSet ? ResidentExampleSet.upload(backbone, checkSet, upload) : undefined;
   try {
     const backend = new EngineBackend({
       val,
@@ -234,6 +237,9 @@ async function searchVariant(
       tokenizer,
       ...(opts.gradientSample !== undefined ? { gradientSample: opts.gradientSample } : {}),
       ...(poolSet && poolRows ? { pool: { rows: poolRows, userIndex: poolSet.userIndex } } : {}),
+      ...(checkSet && checkRows
+        ? { check: { rows: checkRows, userIndex: checkSet.userIndex, scorer: makeScorer(opts.task, opts.criterion, opts, checkSet.references) } }
+        : {}),
     });
     const historyFile = path.join(outDir, HISTORY_FILE);
     const search = new PapRecSearch({
@@ -257,7 +263,15 @@ async function searchVariant(
     await val.dispose();
     await train.dispose();
     await poolRows?.dispose();
+    await checkRows?.dispose();
   }
+}
+
+/** The last row of each user (in set order: the latest training window, or the last training review), ascending. */
+export function lastRowOfEachUser(userIndex: Int32Array): Int32Array {
+  const last = new Map<number, number>();
+  userIndex.forEach((u, row) => last.set(u, row));
+  return Int32Array.from([...last.values()].sort((a, b) => a - b));
 }
 
 /** The table's prompts: P5's seen and unseen manual prompts and the searched ones. */
