@@ -167,7 +167,8 @@ describe('personalized prompts on the test split', () => {
   it('a user token touches only its own rows; default-token users decode as the all-default prompt', async () => {
     const { loadDataset } = await import('../../src/data/index.js');
     const { automatedPrompt } = await import('../../src/prompts/automated.js');
-    const { measurePrompt } = await import('../../src/protocol/evaluate.js');
+    const { assignmentOfPrompt } = await import('../../src/protocol/evaluate.js');
+    const { ResidentExampleSet } = await import('../../src/engine/index.js');
     const { testDecoding } = await import('../../src/protocol/decoding.js');
     const { buildExampleSet } = await import('../../src/prompts/exampleSet.js');
     const tokenizer = await loadTokenizer(tokenizerPath);
@@ -183,11 +184,17 @@ describe('personalized prompts on the test split', () => {
       const tokens = ['▁and', '▁fine', '▁not'].map((p) => tokenizer.pieceToId(p)!);
       users.forEach((u, i) => (table[u] = tokens[i]!));
       const mixed = automatedPrompt(tokenizer, { task: 'explanation', taskTokens, personalized: true, numUsers, userTokens: table });
-      const o = { backbone, dataset, tokenizer, task: 'explanation' as const, split: 'test' as const, runs: 1, seed: 1, decoding: testDecoding('explanation', { beams: 2, maxLength: 12 }) };
+      // The test protocol's pass (measurePrompt): the prompt's rendered rows, its assignment, the test decoding.
+      const d = testDecoding('explanation', { beams: 2, maxLength: 12 });
       const texts = async (p: typeof mixed) => {
         const ex = buildExampleSet(dataset, tokenizer, { task: 'explanation', split: 'test', prompt: p });
-        const r = await measurePrompt(o, p, 1);
-        return { rouge: r.perExample['ROUGE-L']!, users: ex.userIndex };
+        const resident = ResidentExampleSet.upload(backbone, ex, { vocabLimit: tokenizer.vocabSize });
+        const assignment = assignmentOfPrompt(p, ex.numUsers);
+        const [ids] = await resident.evaluate([assignment], { numBeams: d.numBeams, numReturnSequences: d.numReturnSequences, maxLength: d.maxLength, outcome: d.outcome });
+        const [loss] = await resident.loss([assignment]); // per-row and continuous: any change of a row's input shows
+        await resident.dispose();
+        const w = ids!.length / ex.size;
+        return { rows: Array.from({ length: ex.size }, (_, r) => `${Array.from(ids!.subarray(r * w, (r + 1) * w)).join(' ')} | ${loss![r]}`), users: ex.userIndex };
       };
       const a = await texts(allDefault);
       const b = await texts(mixed);
@@ -197,14 +204,14 @@ describe('personalized prompts on the test split', () => {
         one[u] = tokens[i]!;
         const c = await texts(automatedPrompt(tokenizer, { task: 'explanation', taskTokens, personalized: true, numUsers, userTokens: one }));
         c.users.forEach((v, row) => {
-          if (v !== u) expect(c.rouge[row]).toBe(a.rouge[row]);
-          else expect(b.rouge[row]).toBe(c.rouge[row]); // the mixed table gives u's rows what u's own token gives
+          if (v !== u) expect(c.rows[row]).toBe(a.rows[row]);
+          else expect(b.rows[row]).toBe(c.rows[row]); // the mixed table gives u's rows what u's own token gives
         });
       }
       b.users.forEach((v, row) => {
-        if (!users.includes(v)) expect(b.rouge[row]).toBe(a.rouge[row]);
+        if (!users.includes(v)) expect(b.rows[row]).toBe(a.rows[row]);
       });
-      expect(b.rouge.some((x, row) => x !== a.rouge[row])).toBe(true); // the tokens do change their users' texts
+      expect(b.rows.some((x, row) => x !== a.rows[row])).toBe(true); // the tokens do change their users' rows
     } finally {
       await backbone.dispose();
     }
