@@ -34,6 +34,8 @@ interface PretrainArgs {
   'train-history': number;
   'keep-best-by': KeepBestBy;
   'windows-per-user': number;
+  'matching-per-user': number;
+  'matching-candidates'?: number;
   'val-users': number;
   'val-beams': number;
   out: string;
@@ -126,6 +128,8 @@ export const pretrainCommand: CommandModule<object, PretrainArgs> = {
       .option('weight-decay', { type: 'number', default: 0.01 })
       .option('clip-norm', { type: 'number', default: 1.0, describe: 'gradient-norm clip (0: off)' })
       .option('windows-per-user', { type: 'number', default: 1, describe: 'sequential training windows per user per epoch' })
+      .option('matching-per-user', { type: 'number', default: 1, describe: 'matching training examples per user per epoch' })
+      .option('matching-candidates', { type: 'number', describe: 'candidates in a training matching list, target included (default: all 100; evaluation always lists all)' })
       .option('train-history', { type: 'number', default: 20, describe: "most recent items kept in a training window's history" })
       .option('val-users', { type: 'number', default: 1000, describe: 'users in the validation sample' })
       .option('val-beams', { type: 'number', default: 5, describe: 'beams for validation HR@5 / NDCG@5 (0: loss only)' })
@@ -177,6 +181,8 @@ export const pretrainCommand: CommandModule<object, PretrainArgs> = {
           optimizer: args.optimizer,
           sequentialPerUser: args['windows-per-user'],
           trainHistory: args['train-history'],
+          matchingPerUser: args['matching-per-user'],
+          ...(args['matching-candidates'] !== undefined ? { matchingCandidates: args['matching-candidates'] } : {}),
           keepBestBy: args['keep-best-by'],
           validationUsers: args['val-users'],
           validationBeams: args['val-beams'],

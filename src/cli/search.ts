@@ -17,6 +17,7 @@ interface SearchArgs {
   k?: number;
   pool?: number;
   'pool-rows'?: number;
+  'user-accept'?: string;
   'alpha-seq'?: number;
   'alpha-exp'?: number;
   beams?: number;
@@ -83,6 +84,11 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
       .option('k', { type: 'number', describe: 'candidates per round (default: 5)' })
       .option('pool', { type: 'number', describe: 'gradient candidates per round ranked by the training loss, the best k scored (default: k, the paper)' })
       .option('pool-rows', { type: 'number', describe: 'training rows (seeded sample) that rank the pool (default: 256)' })
+      .option('user-accept', {
+        type: 'string',
+        choices: ['validation', 'last-train'],
+        describe: "where a user's new token must score better: its validation rows (default, the paper's Eq. 11) or its last training example (validation stays held out)",
+      })
       .option('alpha-seq', { type: 'number', describe: 'surrogate weight of NDCG@5 (default: 1)' })
       .option('alpha-exp', { type: 'number', describe: 'surrogate weight of ROUGE-L (default: 0.1)' })
       .option('beams', { type: 'number', describe: 'beams of the surrogate pass (default: 5)' })
@@ -140,6 +146,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
           k: args.k,
           pool: args.pool,
           poolRows: args['pool-rows'],
+          userAccept: args['user-accept'],
           alphaSeq: args['alpha-seq'],
           alphaExp: args['alpha-exp'],
           beams: args.beams,

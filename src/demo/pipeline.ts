@@ -32,6 +32,7 @@ import { writeDemoData } from './index.js';
 import { demoPlan, type DemoPlan } from './plan.js';
 import { popularRow, withPopularRow, POPULAR_KIND } from './popular.js';
 import { softPromptRows } from './soft.js';
+import { constrainedRows, userCheckRow } from './extra.js';
 
 export const DEFAULT_DEMO_DIR = 'paprec-demo';
 export const DEFAULT_DEMO_SEED = 2024;
@@ -85,7 +86,12 @@ export interface DemoResult {
 }
 
 /** The demo's own entries of its folder: what `overwrite` replaces (nothing else is touched). */
-const OWNED = ['data', 'tokenizer.json', 'backbone', 'sequential', 'explanation', 'matching', 'pretrain.svg', 'report.md', 'report.json'];
+const OWNED = ['data', 'tokenizer.json', 'backbone', 'sequential', 'explanation', 'matching', ...['sequential', 'explanation', 'matching'].map(userCheckDir), 'pretrain.svg', 'report.md', 'report.json'];
+
+/** Where the demo runs a task's search again with `--user-accept last-train` (beside the task's own folder). */
+function userCheckDir(task: string): string {
+  return `${task}-user-accept`;
+}
 
 async function prepareOut(out: string, overwrite: boolean): Promise<void> {
   if (exists(out)) {
@@ -124,12 +130,13 @@ async function pretrainPlot(r: PretrainResult): Promise<string> {
 
 /**
  * The demo's extra rows, added to a task's table and its report files rewritten with them: the popularity baseline
- * (ranking tasks) right after the manual prompts, the soft prompt and its projection at the end.
+ * (ranking tasks) right after the manual prompts, then the searched prompts, `extra` (constrained decoding, the
+ * user-check search), the soft prompt and its projection at the end.
  */
-async function addRows(dir: string, dataDir: string, results: SearchResults, tokenizer: Tokenizer, soft: PromptResult[]): Promise<void> {
+async function addRows(dir: string, dataDir: string, results: SearchResults, tokenizer: Tokenizer, extra: PromptResult[], soft: PromptResult[]): Promise<void> {
   const state = await loadState(dir);
   const task = state.options.task;
-  let prompts = [...results.prompts, ...soft];
+  let prompts = [...results.prompts, ...extra, ...soft];
   if (task !== 'explanation') {
     // The same users the search loaded: popularity is counted over them, as `paprec eval --baseline popular` does.
     const dataset = await loadDataset(dataDir, state.options.maxUsers !== undefined ? { maxUsers: state.options.maxUsers } : {});
@@ -225,9 +232,7 @@ async function searchTask(
   const { plan, opts } = run;
   stage(run, 'search', step, `${task}: non-personalized and personalized PAP-REC searches, then the test table`, task);
   const dir = path.join(run.outDir, task);
-  const r = await runSearch(
-    {
-      out: dir,
+  const search = {
       data: inputs.dataDir,
       model: inputs.modelDir,
       tokenizer: inputs.tokenizerPath,
@@ -245,12 +250,24 @@ async function searchTask(
       seed: run.seed,
       device: run.device,
       ...(opts.signal ? { signal: opts.signal } : {}),
-    },
-    (progress) => run.onEvent({ type: 'search', task, progress }),
-  );
+  };
+  const onProgress = (progress: RunProgress) => run.onEvent({ type: 'search', task, progress });
+  const r = await runSearch({ ...search, out: dir }, onProgress);
   if (r.interrupted || !r.results) return undefined;
-  run.onEvent({ type: 'stage', stage: 'search', step, steps: 2 + plan.tasks.length + 1, task, message: `${task}: the soft prompt baseline (Adam on the slot embeddings) and its projection` });
-  await addRows(dir, inputs.dataDir, r.results, tokenizer, await softPromptRows(dir, inputs, run.device));
+  const note = (message: string) => run.onEvent({ type: 'stage', stage: 'search', step, steps: 2 + plan.tasks.length + 1, task, message: `${task}: ${message}` });
+  const extra: PromptResult[] = [];
+  if (plan.search.userAccept.includes(task)) {
+    note("the personalized search again, each user's token accepted on its last training example (--user-accept last-train)");
+    const row = await userCheckRow(dir, path.join(run.outDir, userCheckDir(task)), search, inputs, run.device);
+    if (!row) return undefined;
+    extra.push(row);
+  }
+  if (plan.search.constrained.includes(task)) {
+    note('the prompts decoded constrained to the listed candidates');
+    extra.push(...(await constrainedRows(dir, inputs, run.device)));
+  }
+  note('the soft prompt baseline (Adam on the slot embeddings) and its projection');
+  await addRows(dir, inputs.dataDir, r.results, tokenizer, extra, await softPromptRows(dir, inputs, run.device));
   const report = JSON.parse(await fsp.readFile(path.join(dir, 'report.json'), 'utf8')) as ReportJson;
   const markdown = await fsp.readFile(path.join(dir, 'report.md'), 'utf8');
   return { result: { task, dir, report, prompts: promptJson(r.state, tokenizer) }, markdown };

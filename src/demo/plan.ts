@@ -39,6 +39,10 @@ export interface DemoPlan {
     beams: number;
     /** Per task: search and test on users 1..N only (matching inputs hold 100 candidates: ten times a history's cost). */
     maxUsers: Partial<Record<Task, number>>;
+    /** Tasks whose personalized search runs again with `--user-accept last-train`, as one more row of the table. */
+    userAccept: Task[];
+    /** Ranking tasks whose prompts are also decoded constrained to the row's candidates (`eval --constrained`). */
+    constrained: Task[];
   };
 }
 
@@ -79,6 +83,8 @@ export function demoPlan(quick: boolean, seed: number): DemoPlan {
       maxLength: 24,
       beams: 3,
       maxUsers: { matching: 96 },
+      userAccept: ['explanation'],
+      constrained: ['matching'],
     },
   };
 }

@@ -5,8 +5,9 @@
  */
 import type { ExampleSet, Tokenizer } from '../types.js';
 import type { ResidentExampleSet } from '../engine/index.js';
-import { decodeTexts, type Decoding, type RowOutcomes } from '../protocol/index.js';
-import type { Assignment, SearchBackend, TrainingPool, UserCandidates } from './types.js';
+import { decodeTexts, type Decoding, type RowOutcomes, type Scorer } from '../protocol/index.js';
+import { rowsByUser } from './outcomes.js';
+import type { Assignment, SearchBackend, TrainingPool, UserCandidates, UserAcceptRows } from './types.js';
 
 export interface EngineBackendOptions {
   /** Both uploaded with the tokenizer's word-start mask (the tokens allowed in a slot). */
@@ -20,6 +21,8 @@ export interface EngineBackendOptions {
   gradientSample?: number;
   /** The pool's training rows (SearchOptions.pool > k), resident, with the user index of each row. */
   pool?: { rows: ResidentExampleSet; userIndex: Int32Array };
+  /** Each user's last training row (SearchOptions.userAccept last-train), resident, decoded like validation, scored by `scorer`. */
+  check?: { rows: ResidentExampleSet; userIndex: Int32Array; scorer: Scorer };
 }
 
 export class EngineBackend implements SearchBackend {
@@ -28,6 +31,7 @@ export class EngineBackend implements SearchBackend {
   readonly numUsers: number;
   readonly valUserIndex: Int32Array;
   readonly pool?: TrainingPool;
+  readonly userAcceptRows?: UserAcceptRows;
 
   constructor(private readonly o: EngineBackendOptions) {
     this.numTaskSlots = o.valSet.numTaskSlots;
@@ -36,14 +40,27 @@ export class EngineBackend implements SearchBackend {
     this.valUserIndex = o.valSet.userIndex;
     const pool = o.pool;
     if (pool) this.pool = { userIndex: pool.userIndex, loss: (assignments) => pool.rows.loss([...assignments]) };
+    const check = o.check;
+    if (check) {
+      const userRows = rowsByUser(check.userIndex, this.numUsers);
+      this.userAcceptRows = {
+        scores: async (assignments) =>
+          (await this.outcomes(check.rows, assignments)).map((out) => Float64Array.from(userRows, (rows) => (rows.length === 0 ? NaN : check.scorer.score(out, rows)))),
+      };
+    }
+  }
+
+  /** Outcomes of every assignment on a resident set, decoded as the selection pass decodes. */
+  private async outcomes(set: ResidentExampleSet, assignments: readonly Assignment[]): Promise<RowOutcomes[]> {
+    const d = this.o.decoding;
+    if (!d) return (await set.loss([...assignments])).map((loss) => ({ kind: 'loss', loss }));
+    const outs = await set.evaluate([...assignments], { numBeams: d.numBeams, numReturnSequences: d.numReturnSequences, maxLength: d.maxLength, outcome: d.outcome });
+    if (d.outcome === 'ranks') return outs.map((ranks) => ({ kind: 'ranks', ranks }));
+    return outs.map((ids) => ({ kind: 'texts', texts: decodeTexts(ids, set.size, this.o.tokenizer) }));
   }
 
   async evaluate(assignments: readonly Assignment[]): Promise<RowOutcomes[]> {
-    const { decoding: d, val } = this.o;
-    if (!d) return (await val.loss([...assignments])).map((loss) => ({ kind: 'loss', loss }));
-    const outs = await val.evaluate([...assignments], { numBeams: d.numBeams, numReturnSequences: d.numReturnSequences, maxLength: d.maxLength, outcome: d.outcome });
-    if (d.outcome === 'ranks') return outs.map((ranks) => ({ kind: 'ranks', ranks }));
-    return outs.map((ids) => ({ kind: 'texts', texts: decodeTexts(ids, val.size, this.o.tokenizer) }));
+    return this.outcomes(this.o.val, assignments);
   }
 
   async taskCandidates(a: Assignment, k: number, sampleSeed: number): Promise<Int32Array> {

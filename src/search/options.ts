@@ -9,6 +9,9 @@ import { CRITERIA, MAX_LENGTH, SURROGATE_BEAMS, TEST_BEAMS, type Criterion } fro
 
 export { CRITERIA, type Criterion };
 export type PlacementOption = Placement | 'both';
+/** Where the per-user acceptance is judged (SearchOptionsInput.userAccept). */
+export type UserAccept = 'validation' | 'last-train';
+export const USER_ACCEPTS: readonly UserAccept[] = ['validation', 'last-train'];
 
 /** Options as a caller gives them; everything but `task` has the paper's default. */
 export interface SearchOptionsInput {
@@ -27,6 +30,12 @@ export interface SearchOptionsInput {
   pool?: number;
   /** Training rows of the pool's loss pass (a seeded sample, uploaded once per search); default 256. Needs pool > k. */
   poolRows?: number;
+  /**
+   * Where the per-user acceptance (Eq. 11) is judged: 'validation' (the paper: strictly better on the user's
+   * validation rows) or 'last-train' (strictly better on the user's last training example, so validation stays a
+   * held-out measure of the user tokens for the task rounds and the kept prompt).
+   */
+  userAccept?: UserAccept | string;
   /** Surrogate weights: HR@5 + alphaSeq * NDCG@5 (default 1); BLEU-4 + alphaExp * ROUGE-L (default 0.1). */
   alphaSeq?: number;
   alphaExp?: number;
@@ -63,6 +72,8 @@ export interface SearchOptions {
   /** Present only when larger than k (absent = the paper's procedure); poolRows then too. */
   pool?: number;
   poolRows?: number;
+  /** Absent = 'validation', the paper's per-user acceptance (Eq. 11). */
+  userAccept?: Exclude<UserAccept, 'validation'>;
   alphaSeq: number;
   alphaExp: number;
   beams: number;
@@ -161,6 +172,13 @@ export function resolveSearchOptions(input: SearchOptionsInput): SearchOptions {
   if (input.streams !== undefined) out.streams = positiveInt('streams', input.streams, 64);
   if (input.gradientSample !== undefined) out.gradientSample = positiveInt('gradient-sample', input.gradientSample);
   Object.assign(out, resolvePool(out.k, input));
+  if (input.userAccept !== undefined && !USER_ACCEPTS.includes(input.userAccept as UserAccept)) {
+    fail(WHERE, `user-accept must be one of ${USER_ACCEPTS.join(', ')}, got "${input.userAccept}"`);
+  }
+  if (input.userAccept === 'last-train') {
+    if (!personalized) fail(WHERE, 'user-accept last-train needs --personalized (it is a rule of the per-user acceptance)');
+    out.userAccept = 'last-train';
+  }
   if (input.testBeams !== undefined && input.testBeams !== TEST_BEAMS) out.testBeams = positiveInt('test-beams', input.testBeams, 256);
   return out;
 }

@@ -12,6 +12,7 @@ import { readFileOrFail, writeFileAtomic } from '../util/fs.js';
 import { PaprecError } from '../errors.js';
 import { readHistory, type HistoryRecord } from './history.js';
 import { HISTORY_FILE, type RunState, type VariantSpec, type VariantState } from './state.js';
+import { TEST_BEAMS, TEST_RETURN } from '../protocol/decoding.js';
 
 export const RESULTS_FILE = 'results.json';
 
@@ -232,7 +233,9 @@ export function buildReport(state: RunState, results: SearchResults): { json: Re
   const notes = [
     '',
     `Search: criterion ${o.criterion}, k = ${o.k}, ${o.beams} beams, at most ${o.epochs} epochs, seed ${o.seed}` +
-      `${o.maxUsers ? `, first ${o.maxUsers} users` : ''}. Test: beam 20, top 10.`,
+      `${o.maxUsers ? `, first ${o.maxUsers} users` : ''}` +
+      `${o.userAccept === 'last-train' ? "; per-user acceptance judged on each user's last training example (--user-accept last-train)" : ''}. ` +
+      `Test: beam ${o.testBeams ?? TEST_BEAMS}, ${o.task === 'explanation' ? 'the best sequence' : `top ${Math.min(TEST_RETURN, o.testBeams ?? TEST_BEAMS)}`}, max length ${o.maxLength}.`,
     '',
     '| search | l | placement | validation start | validation best | epochs | stop |',
     '|---|---:|---|---:|---:|---:|---|',

@@ -307,6 +307,10 @@ async function searchVariant(
   const val = resident(parts ? parts.val.set : valSet);
   const train = resident(parts ? parts.train.set : trainSet)!;
   const poolRows = resident(parts ? parts.pool?.set : poolSet);
+  // --user-accept last-train: each user's last training row, decoded like validation, judges the per-user acceptance.
+  const checkSet = opts.userAccept === 'last-train' && v.spec.personalized ? subsetExampleSet(trainSet, lastRowOfEachUser(trainSet.userIndex)) : undefined;
+  if (checkSet && group) fail('search', '--user-accept last-train runs in one process only for now; leave it out, or run without RANK / WORLD_SIZE');
+  const checkRows = checkSet ? ResidentExampleSet.upload(backbone, checkSet, upload) : undefined;
   try {
     const decoding = selectionDecoding(opts.task, opts.criterion, opts);
     const sample = opts.gradientSample !== undefined ? { gradientSample: opts.gradientSample } : {};
@@ -329,6 +333,9 @@ async function searchVariant(
         tokenizer,
         ...sample,
         ...(poolSet && poolRows ? { pool: { rows: poolRows, userIndex: poolSet.userIndex } } : {}),
+        ...(checkSet && checkRows
+          ? { check: { rows: checkRows, userIndex: checkSet.userIndex, scorer: makeScorer(opts.task, opts.criterion, opts, checkSet.references) } }
+          : {}),
       });
     const historyFile = path.join(outDir, HISTORY_FILE);
     const search = new PapRecSearch({
@@ -353,7 +360,15 @@ async function searchVariant(
     await val?.dispose();
     await train.dispose();
     await poolRows?.dispose();
+    await checkRows?.dispose();
   }
+}
+
+/** The last row of each user (in set order: the latest training window, or the last training review), ascending. */
+export function lastRowOfEachUser(userIndex: Int32Array): Int32Array {
+  const last = new Map<number, number>();
+  userIndex.forEach((u, row) => last.set(u, row));
+  return Int32Array.from([...last.values()].sort((a, b) => a - b));
 }
 
 /** The table's prompts: P5's seen and unseen manual prompts and the searched ones. */

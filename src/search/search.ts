@@ -236,7 +236,8 @@ export class PapRecSearch {
   /**
    * §4.3, Eq. 8-11: per-user candidates from each user's training gradient; for each candidate rank c one pass with
    * every user's [T_u] set to its c-th candidate (all k passes in one batched call); each user keeps the best of its
-   * candidates if strictly better on that user's validation rows. With a pool, each user's k are the best of its B
+   * candidates if strictly better on that user's validation rows (with --user-accept last-train: on that user's last
+   * training example instead). With a pool, each user's k are the best of its B
    * by the loss on its own training rows (rankUserPool).
    */
   private async userEpoch(): Promise<void> {
@@ -252,6 +253,9 @@ export class PapRecSearch {
     const assignments = this.userRankAssignments(candidates, hasData, k);
     this.emit({ phase: 'user', step: 'scoring', candidates: k });
     const outcomes = await this.ctx.backend.evaluate(assignments);
+    // --user-accept last-train: each user's score on its last training example decides (current prompt at index 0,
+    // candidate rank c at c + 1); validation then stays a held-out measure of the user tokens.
+    const onTrain = this.ctx.backend.userAcceptRows ? await this.ctx.backend.userAcceptRows.scores([assignmentOf(s.current), ...assignments]) : undefined;
 
     const before = s.currentScore!;
     const scorer = this.ctx.scorer;
@@ -260,11 +264,14 @@ export class PapRecSearch {
     let changed = 0;
     for (let u = 0; u < n; u++) {
       const rows = this.userRows[u]!;
-      if (!hasData[u] || rows.length === 0) continue;
-      let bestScore = scorer.score(this.outcome!, rows);
+      if (!hasData[u]) continue;
+      // Eq. 11 on the user's validation rows, or the same rule on its last training example.
+      const score = onTrain ? (c: number) => onTrain[c + 1]![u]! : (c: number) => (c < 0 ? scorer.score(this.outcome!, rows) : scorer.score(outcomes[c]!, rows));
+      if (onTrain ? Number.isNaN(onTrain[0]![u]!) : rows.length === 0) continue;
+      let bestScore = score(-1);
       let bestC = -1;
       for (let c = 0; c < k; c++) {
-        const v = scorer.score(outcomes[c]!, rows);
+        const v = score(c);
         if (v > bestScore) {
           bestScore = v;
           bestC = c;

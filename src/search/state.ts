@@ -137,6 +137,7 @@ const OPTIONS_SCHEMA: Check = object({
   k: count,
   'pool?': count,
   'poolRows?': count,
+  'userAccept?': oneOf('last-train'),
   alphaSeq: num,
   alphaExp: num,
   beams: count,
@@ -164,7 +165,7 @@ const RUN_STATE_SCHEMA: Check = object({
 /** The flags of `paprec search` by option field, for messages. */
 const FLAG_OF: Record<string, string> = {
   task: '--task', length: '--length', personalized: '--personalized', placement: '--placement', userPosition: '--user-position',
-  k: '--k', pool: '--pool', poolRows: '--pool-rows', alphaSeq: '--alpha-seq', alphaExp: '--alpha-exp', beams: '--beams', criterion: '--criterion', epochs: '--epochs',
+  k: '--k', pool: '--pool', poolRows: '--pool-rows', userAccept: '--user-accept', alphaSeq: '--alpha-seq', alphaExp: '--alpha-exp', beams: '--beams', criterion: '--criterion', epochs: '--epochs',
   seed: '--seed', maxUsers: '--max-users', gradientSample: '--gradient-sample', runs: '--runs', testBeams: '--test-beams', maxLength: '--max-length',
 };
 /** The resolved fields each given option decides. */

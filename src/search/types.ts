@@ -24,6 +24,14 @@ export interface TrainingPool {
   loss(assignments: readonly Assignment[]): Promise<Float32Array[]>;
 }
 
+/**
+ * The rows of `--user-accept last-train`: each user's score on its last training example under every assignment, in
+ * one batched pass. NaN for a user without training rows.
+ */
+export interface UserAcceptRows {
+  scores(assignments: readonly Assignment[]): Promise<Float64Array[]>;
+}
+
 /** The engine surface one search uses: one validation set and one training set of the same prompt shape. */
 export interface SearchBackend {
   readonly numTaskSlots: number;
@@ -43,4 +51,6 @@ export interface SearchBackend {
   userCandidates(a: Assignment, k: number): Promise<UserCandidates>;
   /** The training rows that rank a pool of B > k candidates; needed only by searches with such a pool. */
   readonly pool?: TrainingPool;
+  /** Needed only by personalized searches with `userAccept: 'last-train'`. */
+  readonly userAcceptRows?: UserAcceptRows;
 }

@@ -35,6 +35,12 @@ export interface EpochDataOptions {
   trainHistory?: number;
   /** Matching examples per user per epoch (default 1). */
   matchingPerUser?: number;
+  /**
+   * Candidates in a training matching list, the target included (default: the target and all the user's negatives,
+   * 100 as evaluation lists them). Fewer: the target among that many of the user's negatives drawn at random, so an
+   * example costs a fraction of a full list and more of them fit an epoch. Evaluation lists are never shortened.
+   */
+  matchingCandidates?: number;
   /** Explanation examples per epoch, drawn from the training reviews (default: one per user, at most all reviews). */
   explanationPerEpoch?: number;
 }
@@ -98,10 +104,15 @@ function successor(ds: Dataset, o: EpochDataOptions, users: number, out: TrainEx
   }
 }
 
-/** A training item of the user (never the validation or test target) among the user's 99 negatives, shuffled. */
+/**
+ * A training item of the user (never the validation or test target) among the user's 99 negatives (or
+ * `matchingCandidates - 1` of them drawn at random), shuffled.
+ */
 function matching(ds: Dataset, o: EpochDataOptions, users: number, out: TrainExample[]): void {
   const templates = trainingTemplates('matching');
   const per = o.matchingPerUser ?? 1;
+  const size = o.matchingCandidates;
+  if (size !== undefined && (!Number.isInteger(size) || size < 2)) fail('pretrain', `matching candidates must be an integer >= 2, got ${size}`);
   for (let user = 1; user <= users; user++) {
     const items = ds.users[user - 1]!.items;
     const trainItems = items.length - 2;
@@ -109,7 +120,8 @@ function matching(ds: Dataset, o: EpochDataOptions, users: number, out: TrainExa
     for (let n = 0; n < per; n++) {
       const rng = rngFor(o.seed, 'pretrain-matching', o.epoch, user, n);
       const target = items[rng.int(trainItems)]!;
-      const negatives = (ds.negatives[user - 1] ?? []).filter((x) => x !== target);
+      let negatives = (ds.negatives[user - 1] ?? []).filter((x) => x !== target);
+      if (size !== undefined && size - 1 < negatives.length) negatives = rng.shuffle(negatives).slice(0, size - 1);
       const candidates = rng.shuffle([target, ...negatives]);
       out.push({
         prompt: pickTemplate(rng, templates),

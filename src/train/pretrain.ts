@@ -71,6 +71,10 @@ export interface PretrainOptions {
   sequentialPerUser?: number;
   /** Most recent items kept in a training window's history (default 20, evaluation's). */
   trainHistory?: number;
+  /** Matching training examples per user per epoch (default 1). */
+  matchingPerUser?: number;
+  /** Candidates in a training matching list, target included (default: all, 100; evaluation always lists all). */
+  matchingCandidates?: number;
   /** What picks the kept epoch: `surrogate` (HR@5 + NDCG@5, ties by loss; the default) or `loss`. */
   keepBestBy?: KeepBestBy;
   /** Users in the validation sample (default 1000). */
@@ -148,6 +152,10 @@ function checkOptions(opts: PretrainOptions): PretrainTask[] {
   positiveInt(opts.maxUsers, 'max users');
   if (!(opts.lr > 0) || !Number.isFinite(opts.lr)) fail('pretrain', `learning rate must be a positive number, got ${opts.lr}`);
   positiveInt(opts.trainHistory, 'train history');
+  positiveInt(opts.matchingPerUser, 'matching examples per user');
+  if (opts.matchingCandidates !== undefined && (!Number.isInteger(opts.matchingCandidates) || opts.matchingCandidates < 2)) {
+    fail('pretrain', `matching candidates must be an integer >= 2, got ${opts.matchingCandidates}`);
+  }
   if (opts.keepBestBy !== undefined && !KEEP_BEST_BY.includes(opts.keepBestBy))
     fail('pretrain', `unknown --keep-best-by "${String(opts.keepBestBy)}"; known: ${KEEP_BEST_BY.join(', ')}`);
   if (opts.optimizer !== undefined && !OPTIMIZERS.includes(opts.optimizer))
@@ -207,7 +215,14 @@ async function prepareRun(opts: PretrainOptions, tasks: PretrainTask[]): Promise
   const encoder = new SegmentEncoder(tokenizer);
   const sequentialPerUser = opts.sequentialPerUser ?? 1;
   const trainHistory = opts.trainHistory ?? MAX_HISTORY;
-  const pack = (epoch: number) => packTrainData(epochExamples(dataset, { tasks, epoch, seed, sequentialPerUser, trainHistory }), tokenizer, encoder);
+  const matchingPerUser = opts.matchingPerUser ?? 1;
+  const matchingCandidates = opts.matchingCandidates ?? null; // null: the full list
+  const pack = (epoch: number) =>
+    packTrainData(
+      epochExamples(dataset, { tasks, epoch, seed, sequentialPerUser, trainHistory, matchingPerUser, ...(matchingCandidates !== null ? { matchingCandidates } : {}) }),
+      tokenizer,
+      encoder,
+    );
   const first = pack(0);
   const epochData = (epoch: number) => (epoch === 0 ? first : pack(epoch));
   const examplesPerEpoch = first.inputOffsets.length - 1;
@@ -224,6 +239,8 @@ async function prepareRun(opts: PretrainOptions, tasks: PretrainTask[]): Promise
     maxUsers: opts.maxUsers ?? null,
     sequentialPerUser,
     trainHistory,
+    matchingPerUser,
+    matchingCandidates,
     keepBestBy: opts.keepBestBy ?? 'surrogate',
     weightDecay: opts.weightDecay ?? 0.01,
     clipNorm: opts.clipNorm ?? 1.0,

@@ -36,6 +36,10 @@ export interface RunIdentity {
   maxUsers: number | null;
   sequentialPerUser: number;
   trainHistory: number;
+  /** Matching training examples per user per epoch. */
+  matchingPerUser?: number;
+  /** Candidates in a training matching list; null = the full list. */
+  matchingCandidates?: number | null;
   keepBestBy: KeepBestBy;
   weightDecay: number;
   clipNorm: number;
@@ -108,6 +112,8 @@ const TRAIN_STATE_SCHEMA: Check = object({
     maxUsers: nullable(count),
     sequentialPerUser: count,
     'trainHistory?': count,
+    'matchingPerUser?': count,
+    'matchingCandidates?': nullable(count),
     'keepBestBy?': str,
     weightDecay: num,
     clipNorm: num,
@@ -166,6 +172,8 @@ export function identityMismatch(saved: RunIdentity, now: RunIdentity): string |
   sa['trainHistory'] ??= MAX_HISTORY;
   sa['keepBestBy'] ??= 'surrogate';
   sa['init'] ??= null;
+  sa['matchingPerUser'] ??= 1;
+  sa['matchingCandidates'] ??= null;
   const nb = now as unknown as Record<string, unknown>;
   for (const k of Object.keys(nb)) {
     if (k === 'config') continue;

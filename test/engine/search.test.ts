@@ -160,3 +160,72 @@ describe('paprec search on a tiny backbone', () => {
     await expect(fsp.stat(out)).rejects.toThrow(); // nothing written
   });
 });
+
+// Issue #18 item 1: on the test split, a user's token changes that user's rows only, and a user with the default
+// token decodes exactly as under an all-default table (checked on explanation texts, where any change shows).
+describe('personalized prompts on the test split', () => {
+  it('a user token touches only its own rows; default-token users decode as the all-default prompt', async () => {
+    const { loadDataset } = await import('../../src/data/index.js');
+    const { automatedPrompt } = await import('../../src/prompts/automated.js');
+    const { assignmentOfPrompt } = await import('../../src/protocol/evaluate.js');
+    const { ResidentExampleSet } = await import('../../src/engine/index.js');
+    const { testDecoding } = await import('../../src/protocol/decoding.js');
+    const { buildExampleSet } = await import('../../src/prompts/exampleSet.js');
+    const tokenizer = await loadTokenizer(tokenizerPath);
+    const dataset = await loadDataset(dataDir);
+    const backbone = await Backbone.load(modelDir, { device: 'cpu' });
+    try {
+      const numUsers = dataset.users.length;
+      const taskTokens = [tokenizer.pieceToId('▁the')!, tokenizer.pieceToId('▁is')!];
+      const allDefault = automatedPrompt(tokenizer, { task: 'explanation', taskTokens, personalized: true, numUsers });
+      const set = buildExampleSet(dataset, tokenizer, { task: 'explanation', split: 'test', prompt: allDefault });
+      const users = [...new Set(set.userIndex)].slice(0, 3); // 0-based users with test rows get their own tokens
+      const table = Int32Array.from(allDefault.userTokens!);
+      const tokens = ['▁and', '▁fine', '▁not'].map((p) => tokenizer.pieceToId(p)!);
+      users.forEach((u, i) => (table[u] = tokens[i]!));
+      const mixed = automatedPrompt(tokenizer, { task: 'explanation', taskTokens, personalized: true, numUsers, userTokens: table });
+      // The test protocol's pass (measurePrompt): the prompt's rendered rows, its assignment, the test decoding.
+      const d = testDecoding('explanation', { beams: 2, maxLength: 12 });
+      const texts = async (p: typeof mixed) => {
+        const ex = buildExampleSet(dataset, tokenizer, { task: 'explanation', split: 'test', prompt: p });
+        const resident = ResidentExampleSet.upload(backbone, ex, { vocabLimit: tokenizer.vocabSize });
+        const assignment = assignmentOfPrompt(p, ex.numUsers);
+        const [ids] = await resident.evaluate([assignment], { numBeams: d.numBeams, numReturnSequences: d.numReturnSequences, maxLength: d.maxLength, outcome: d.outcome });
+        const [loss] = await resident.loss([assignment]); // per-row and continuous: any change of a row's input shows
+        await resident.dispose();
+        const w = ids!.length / ex.size;
+        return { rows: Array.from({ length: ex.size }, (_, r) => `${Array.from(ids!.subarray(r * w, (r + 1) * w)).join(' ')} | ${loss![r]}`), users: ex.userIndex };
+      };
+      const a = await texts(allDefault);
+      const b = await texts(mixed);
+      // Each single-user change moves that user's rows only; every other row is identical to the all-default pass.
+      for (const [i, u] of users.entries()) {
+        const one = Int32Array.from(allDefault.userTokens!);
+        one[u] = tokens[i]!;
+        const c = await texts(automatedPrompt(tokenizer, { task: 'explanation', taskTokens, personalized: true, numUsers, userTokens: one }));
+        c.users.forEach((v, row) => {
+          if (v !== u) expect(c.rows[row]).toBe(a.rows[row]);
+          else expect(b.rows[row]).toBe(c.rows[row]); // the mixed table gives u's rows what u's own token gives
+        });
+      }
+      b.users.forEach((v, row) => {
+        if (!users.includes(v)) expect(b.rows[row]).toBe(a.rows[row]);
+      });
+      expect(b.rows.some((x, row) => x !== a.rows[row])).toBe(true); // the tokens do change their users' rows
+    } finally {
+      await backbone.dispose();
+    }
+  });
+
+  it('--user-accept last-train searches, resumes its saved option, and refuses a changed one', async () => {
+    const out = path.join(tmp, 'p-last-train');
+    const r = await runSearch({ ...base(), out, personalized: true, length: 2, epochs: 3, runs: 1, userAccept: 'last-train' });
+    expect(r.interrupted).toBe(false);
+    expect(r.state.options.userAccept).toBe('last-train');
+    const user = (await readHistory(path.join(out, 'history.jsonl'))).find((h) => h.kind === 'user');
+    expect(user).toBeDefined();
+    expect(await fsp.readFile(path.join(out, 'report.md'), 'utf8')).toMatch(/--user-accept last-train/);
+    await expect(runSearch({ out, resume: true, userAccept: 'validation' })).rejects.toThrow(/--user-accept/);
+    await expect(runSearch({ ...base(), out: path.join(tmp, 'np-last-train'), userAccept: 'last-train' })).rejects.toThrow(/needs --personalized/);
+  });
+});

@@ -51,6 +51,19 @@ describe('epochExamples', () => {
     }
   });
 
+  it('matchingPerUser and matchingCandidates: more, shorter training lists, the target always among the user\'s negatives', () => {
+    const ex = epochExamples(ds, { tasks: ['matching'], epoch: 1, seed: 3, matchingPerUser: 3, matchingCandidates: 20 });
+    const users = new Set(ds.users.filter((u) => u.items.length > 2).map((u) => u.id));
+    expect(ex).toHaveLength(3 * users.size);
+    for (const { example: e } of ex) {
+      expect(e.candidates).toHaveLength(20);
+      expect(e.candidates).toContain(Number(e.target));
+      const negatives = new Set(ds.negatives[e.user - 1]);
+      expect(e.candidates!.filter((c) => c !== Number(e.target)).every((c) => negatives.has(c))).toBe(true);
+    }
+    expect(() => epochExamples(ds, { tasks: ['matching'], epoch: 0, seed: 3, matchingCandidates: 1 })).toThrow(/matching candidates must be an integer >= 2/);
+  });
+
   it('depends only on (seed, epoch): the same call gives the same examples, another epoch others', () => {
     const o = { tasks: ['sequential', 'matching'] as const, seed: 4, sequentialPerUser: 2 };
     const a = epochExamples(ds, { ...o, tasks: [...o.tasks], epoch: 3 });

@@ -286,3 +286,34 @@ describe('wider candidate pools (B > k ranked by the training loss)', () => {
     await expect(runToy(freshState(3, false, 8), noPool, { pool: 20 })).rejects.toThrow(/needs the backend's training pool/);
   });
 });
+
+describe('personalized acceptance on the last training example (--user-accept last-train)', () => {
+  /** The toy backend whose users are judged by `onTrain(a, u)`: user u's score on its last training row under `a`. */
+  function judgedOnTrain(b: ToyBackend, onTrain: (a: Assignment, u: number) => number): SearchBackend {
+    const scores = async (as: readonly Assignment[]) => as.map((a) => Float64Array.from({ length: b.numUsers }, (_, u) => onTrain(a, u)));
+    return { ...b, evaluate: b.evaluate.bind(b), taskCandidates: b.taskCandidates.bind(b), userCandidates: b.userCandidates.bind(b), pool: b.pool, userAcceptRows: { scores } };
+  }
+
+  it('each user keeps the candidate its training row prefers, not the one its validation rows prefer', async () => {
+    const backend = new ToyBackend(3, 8, true);
+    // The training row of user u prefers rightUser(u) + 1 (within the gradient's first k); user 6 has no training row.
+    const onTrain = (a: Assignment, u: number) => (u === 6 ? NaN : -Math.abs(a.userTokens![u]! - (backend.rightUser(u) + 1)));
+    const { state, history } = await runToy(freshState(3, true, 8), judgedOnTrain(backend, onTrain));
+    for (let u = 0; u < 6; u++) expect(state.current.userTokens![u]).toBe(backend.rightUser(u) + 1);
+    expect(state.current.userTokens![6]).toBe(FIRST_WORD); // no training row: the default
+    expect(state.current.userTokens![7]).toBe(FIRST_WORD); // no training data
+    expect(history.find((h) => h.kind === 'user')!.usersAccepted).toBeGreaterThan(0);
+    // Validation still measures the kept assignment exactly: the composed outcome equals a fresh evaluation.
+    const [fresh] = await backend.evaluate([{ taskTokens: Int32Array.from(state.current.taskTokens), userTokens: Int32Array.from(state.current.userTokens!) }]);
+    expect(Array.from((fresh as { ranks: Int32Array }).ranks)).toEqual(state.currentOutcome!.values);
+  });
+
+  it('judged on a training row that agrees with validation, it finds the same users\' tokens as the paper\'s rule', async () => {
+    const plain = await runToy(freshState(3, true, 8), new ToyBackend(3, 8, true));
+    const backend = new ToyBackend(3, 8, true);
+    const onTrain = (a: Assignment, u: number) => -Math.abs(a.userTokens![u]! - backend.rightUser(u));
+    const judged = await runToy(freshState(3, true, 8), judgedOnTrain(backend, onTrain));
+    expect(judged.state.current.userTokens!.slice(0, 7)).toEqual(plain.state.current.userTokens!.slice(0, 7));
+    expect(judged.state.current.taskTokens).toEqual(plain.state.current.taskTokens);
+  });
+});

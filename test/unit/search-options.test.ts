@@ -87,6 +87,19 @@ describe('candidate pools (--pool B, --pool-rows)', () => {
   });
 });
 
+describe('per-user acceptance (--user-accept)', () => {
+  it('validation (or none) is the paper and leaves the field out; last-train needs --personalized; --resume refuses a change', () => {
+    expect(resolveSearchOptions({ task: 'explanation', personalized: true }).userAccept).toBeUndefined();
+    expect(resolveSearchOptions({ task: 'explanation', personalized: true, userAccept: 'validation' }).userAccept).toBeUndefined();
+    const o = resolveSearchOptions({ task: 'explanation', personalized: true, userAccept: 'last-train' });
+    expect(o.userAccept).toBe('last-train');
+    expect(() => resolveSearchOptions({ task: 'explanation', userAccept: 'last-train' })).toThrow(/needs --personalized/);
+    expect(() => resolveSearchOptions({ task: 'explanation', personalized: true, userAccept: 'margin' })).toThrow(/user-accept must be one of validation, last-train/);
+    expect(resumeOptions(o, { userAccept: 'last-train' }, 'state.json').userAccept).toBe('last-train');
+    expect(() => resumeOptions(o, { userAccept: 'validation' }, 'state.json')).toThrow(/--user-accept: saved "last-train", now none/);
+  });
+});
+
 describe('scoring helpers', () => {
   it('surrogate = HR@5 + alpha NDCG@5 on the chosen rows; loss criterion = -mean loss', () => {
     const s = makeScorer('sequential', 'surrogate', { alphaSeq: 1, alphaExp: 0.1 });
