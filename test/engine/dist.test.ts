@@ -11,9 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { native } from '../../src/native.js';
-import { writeDemoData } from '../../src/demo/index.js';
-import { loadTokenizer } from '../../src/tokenizer/index.js';
-import { Backbone } from '../../src/backbone/index.js';
+import { writeCliWorld } from '../helpers/cliWorld.js';
 import { loadState, type RunState } from '../../src/search/state.js';
 import { readSafetensors } from '../../src/checkpoint/index.js';
 
@@ -30,23 +28,11 @@ let search: string[];
 beforeAll(async () => {
   if (!backends) return;
   tmp = mkdtempSync(path.join(os.tmpdir(), 'paprec-dist-'));
-  const demo = await writeDemoData(tmp, { seed: 4, users: 40, items: 140, minLength: 5, maxLength: 8 });
-  data = demo.dataDir;
-  tokenizer = demo.tokenizerPath;
-  const tok = await loadTokenizer(tokenizer);
-  const b = await Backbone.create({ vocabSize: tok.vocabSize, dModel: 32, dKv: 8, dFf: 64, numHeads: 4, numLayers: 2, numDecoderLayers: 2, wholeWordSize: 128 }, { seed: 2 });
-  model = path.join(tmp, 'model');
-  await b.save(model);
-  b.dispose();
-  // pretrain's config: the default 512 whole-word ids (matching prompts are long).
-  const p = await Backbone.create({ vocabSize: tok.vocabSize, dModel: 32, dKv: 8, dFf: 64, numHeads: 4, numLayers: 2 }, { seed: 2 });
-  await p.save(path.join(tmp, 'pre-model'));
-  p.dispose();
+  ({ data, tokenizer, model } = await writeCliWorld(tmp, ROOT));
   search = ['search', '--data', data, '--model', model, '--tokenizer', tokenizer, '--task', 'sequential', '--max-users', '30', '--k', '3',
     '--length', '3', '--personalized', '--epochs', '6', '--criterion', 'loss', '--gradient-sample', '40', '--pool', '5', '--pool-rows', '24',
     '--runs', '1', '--test-beams', '4',
     '--max-length', '8', '--seed', '9', '--device', 'cpu'];
-  writeFileSync(path.join(tmp, 'cli.mts'), `import { main } from ${JSON.stringify(path.join(ROOT, 'src/cli/main.ts'))};\nawait main(process.argv.slice(2));\n`);
 }, 60_000);
 afterAll(() => tmp && rmSync(tmp, { recursive: true, force: true }));
 
