@@ -244,7 +244,9 @@ export interface NativeCandidates {
 }
 
 export interface NativeGradientOptions {
+  /** Also the user-slot gradient averaged over each user's examples. */
   perUser?: boolean;
+  /** Use a seeded random subset of this many examples (0 / omitted = all). */
   sample?: number;
   seed?: number;
   /** Only these examples (instead of sample). */

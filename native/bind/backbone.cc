@@ -160,10 +160,9 @@ Napi::Value NativeBackbone::SetParameters(const Napi::CallbackInfo& info) {
 Napi::Value NativeBackbone::GetParameters(const Napi::CallbackInfo& info) {
   auto state = live(info.Env());
   using Out = std::vector<std::pair<std::string, torch::Tensor>>;
-  return run_async<Out>(
-      info.Env(),
+  return run_on_model<Out>(
+      info.Env(), state,
       [state] {
-        std::lock_guard<std::mutex> lock(state->mutex);
         Out out;
         for (const auto& name : state->model.names())
           out.emplace_back(name, state->model.param(name).detach().to(torch::kCPU, torch::kFloat32).contiguous());
@@ -221,10 +220,9 @@ Napi::Value NativeBackbone::Forward(const Napi::CallbackInfo& info) {
   auto batch = guard(env, [&] {
     return read_batch(info[0].As<Napi::Object>(), state->model.config(), state->model.device(), true);
   });
-  return run_async<ForwardResult>(
-      env,
+  return run_on_model<ForwardResult>(
+      env, state,
       [state, batch] {
-        std::lock_guard<std::mutex> lock(state->mutex);
         torch::NoGradGuard no_grad;
         return forward(state->model, batch);
       },
@@ -246,10 +244,9 @@ Napi::Value NativeBackbone::InputGradients(const Napi::CallbackInfo& info) {
   auto batch = guard(env, [&] {
     return read_batch(info[0].As<Napi::Object>(), state->model.config(), state->model.device(), true);
   });
-  return run_async<paprec::InputGradients>(
-      env,
+  return run_on_model<paprec::InputGradients>(
+      env, state,
       [state, batch] {
-        std::lock_guard<std::mutex> lock(state->mutex);
         return input_gradients(state->model, batch);
       },
       [](Napi::Env env, paprec::InputGradients& r) -> Napi::Value {

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <string>
 
+#include "bind/async.h"
 #include "model/t5.h"
 
 namespace paprec {
@@ -20,6 +21,19 @@ struct BackboneState {
 
 // The model's lock for a synchronous call on the JS thread, or a thrown error when a running call holds it.
 std::unique_lock<std::mutex> hold_now(BackboneState& s, const std::string& what);
+
+// A long call on the model: `work` runs on a worker thread holding the model's lock; `done` settles the Promise on
+// the JS thread (async.h).
+template <typename Result, typename Work, typename Done>
+Napi::Promise run_on_model(Napi::Env env, std::shared_ptr<BackboneState> model, Work work, Done done) {
+  return run_async<Result>(
+      env,
+      [model, work]() -> Result {
+        std::lock_guard<std::mutex> lock(model->mutex);
+        return work();
+      },
+      std::move(done));
+}
 
 class NativeBackbone : public Napi::ObjectWrap<NativeBackbone> {
  public:

@@ -66,10 +66,9 @@ Napi::Value Generate(const Napi::CallbackInfo& info, bool naive) {
     if (naive && opts.constraint) throw std::invalid_argument("generateNaive: constrained decoding is not supported");
     return std::make_pair(batch, opts);
   });
-  return run_async<GenerateResult>(
-      env,
+  return run_on_model<GenerateResult>(
+      env, state,
       [state, batch, opts, naive] {
-        std::lock_guard<std::mutex> lock(state->mutex);
         EvalMode eval(state->model);
         return naive ? generate_naive(state->model, batch.input_ids, batch.attention_mask, batch.whole_words(), opts)
                      : generate(state->model, batch.input_ids, batch.attention_mask, batch.whole_words(), opts);
@@ -96,10 +95,9 @@ Napi::Value TopCandidates(const Napi::CallbackInfo& info) {
     const int64_t chunk = info.Length() > 5 && info[5].IsNumber() ? info[5].As<Napi::Number>().Int64Value() : (16 << 20);
     return std::make_tuple(g, k, mask, chunk);
   });
-  return run_async<Candidates>(
-      env,
+  return run_on_model<Candidates>(
+      env, state,
       [state, grads, k, mask, chunk] {
-        std::lock_guard<std::mutex> lock(state->mutex);
         return top_candidates(state->model, grads, k, mask, {}, chunk);
       },
       [](Napi::Env env, Candidates& c) -> Napi::Value {
@@ -127,10 +125,9 @@ Napi::Value ProjectSoftPrompt(const Napi::CallbackInfo& info) {
     auto m = info[3].As<Napi::Uint8Array>();
     return std::make_pair(x, torch::from_blob(m.Data(), {static_cast<int64_t>(m.ElementLength())}, torch::kUInt8).clone());
   });
-  return run_async<torch::Tensor>(
-      env,
+  return run_on_model<torch::Tensor>(
+      env, state,
       [state, x, mask] {
-        std::lock_guard<std::mutex> lock(state->mutex);
         return project_soft_prompt(state->model, x, mask);
       },
       [](Napi::Env env, torch::Tensor& ids) -> Napi::Value { return to_int32_array(env, ids); });

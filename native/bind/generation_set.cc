@@ -183,10 +183,9 @@ class NativeExampleSet : public Napi::ObjectWrap<NativeExampleSet> {
       eo.shards = streams_of(opts);
       return std::make_pair(read_assignments(info[0]), eo);
     });
-    return run_async<torch::Tensor>(
-        env,
+    return run_on_model<torch::Tensor>(
+        env, st->backbone,
         [st, assignments, eo] {
-          std::lock_guard<std::mutex> lock(st->backbone->mutex);
           auto& model = st->backbone->model;
           EvalMode eval(model);
           std::vector<torch::Tensor> outs;
@@ -203,10 +202,9 @@ class NativeExampleSet : public Napi::ObjectWrap<NativeExampleSet> {
     auto opts = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
     auto [assignments, shards] =
         guard(env, [&] { return std::make_pair(read_assignments(info[0]), streams_of(opts)); });
-    return run_async<torch::Tensor>(
-        env,
+    return run_on_model<torch::Tensor>(
+        env, st->backbone,
         [st, assignments, shards] {
-          std::lock_guard<std::mutex> lock(st->backbone->mutex);
           auto& model = st->backbone->model;
           EvalMode eval(model);
           std::vector<torch::Tensor> outs;
@@ -242,10 +240,9 @@ class NativeExampleSet : public Napi::ObjectWrap<NativeExampleSet> {
     auto [assignment, so] = guard(env, [&] {
       return std::make_pair(read_assignment(info[0], 0), gradient_options(opts, "slotGradients"));
     });
-    return run_async<SlotGradients>(
-        env,
+    return run_on_model<SlotGradients>(
+        env, st->backbone,
         [st, assignment, so] {
-          std::lock_guard<std::mutex> lock(st->backbone->mutex);
           auto& model = st->backbone->model;
           EvalMode eval(model);
           auto g = slot_gradients(model, *st->set, on_device(assignment, model.device()), so);
@@ -271,10 +268,9 @@ class NativeExampleSet : public Napi::ObjectWrap<NativeExampleSet> {
       return std::make_tuple(read_assignment(info[0], 0), gradient_options(opts, "candidates"),
                              require_int(opts, "k", "candidates"));
     });
-    return run_async<SlotCandidates>(
-        env,
+    return run_on_model<SlotCandidates>(
+        env, st->backbone,
         [st, assignment, so, k] {
-          std::lock_guard<std::mutex> lock(st->backbone->mutex);
           auto& model = st->backbone->model;
           EvalMode eval(model);
           return slot_candidates(model, *st->set, on_device(assignment, model.device()), st->slot_mask, k, so);
@@ -299,10 +295,9 @@ class NativeExampleSet : public Napi::ObjectWrap<NativeExampleSet> {
       so.shards = streams_of(opts);  // steps, lr and batchSize are checked by train_soft_prompt
       return std::make_pair(read_assignment(info[0], 0), so);
     });
-    return run_async<SoftPromptResult>(
-        env,
+    return run_on_model<SoftPromptResult>(
+        env, st->backbone,
         [st, assignment, so] {
-          std::lock_guard<std::mutex> lock(st->backbone->mutex);
           auto& model = st->backbone->model;
           EvalMode eval(model);
           return train_soft_prompt(model, *st->set, on_device(assignment, model.device()), so);

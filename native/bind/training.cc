@@ -153,14 +153,13 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
     if (info.Length() > 2 && info[2].IsFunction())
       tsfn = std::make_shared<Napi::ThreadSafeFunction>(
           Napi::ThreadSafeFunction::New(env, info[2].As<Napi::Function>(), "paprec-train-progress", 0, 1));
-    return run_async<EpochResult>(
-        env,
+    return run_on_model<EpochResult>(
+        env, state->backbone,
         [state, data, eo, tsfn] {
           struct Release {
             std::shared_ptr<Napi::ThreadSafeFunction> f;
             ~Release() { if (f) f->Release(); }
           } release{tsfn};
-          std::lock_guard<std::mutex> lock(state->backbone->mutex);
           std::function<void(const StepProgress&)> report;
           if (tsfn)
             report = [tsfn](const StepProgress& p) {
@@ -193,10 +192,9 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
     auto data = NativeTrainSet::RowsOf(info[0]);
     const int64_t batch = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int64Value() : 64;
     if (batch <= 0) throw Napi::TypeError::New(env, "evaluateLoss: batchSize must be positive");
-    return run_async<torch::Tensor>(
-        env,
+    return run_on_model<torch::Tensor>(
+        env, state->backbone,
         [state, data, batch] {
-          std::lock_guard<std::mutex> lock(state->backbone->mutex);
           return state->trainer->evaluate_loss(*data, batch);
         },
         [](Napi::Env env, torch::Tensor& t) -> Napi::Value { return to_float32_array(env, t); });
@@ -230,10 +228,9 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
       std::vector<std::string> names;
       std::vector<AdamMoments> moments;
     };
-    return run_async<Out>(
-        info.Env(),
+    return run_on_model<Out>(
+        info.Env(), state->backbone,
         [state] {
-          std::lock_guard<std::mutex> lock(state->backbone->mutex);
           Out out{state->trainer->step(), state->trainer->names(), {}};
           for (const auto& m : state->trainer->moments())
             out.moments.push_back({m.exp_avg.detach().to(torch::kCPU, torch::kFloat32).contiguous(),

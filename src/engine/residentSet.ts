@@ -5,7 +5,7 @@
 import { PaprecError } from '../errors.js';
 import type { ExampleSet, Task } from '../types.js';
 import type { Backbone } from '../backbone/index.js';
-import { native, type NativeExampleSet, type NativeProcessGroup } from '../native.js';
+import { native, type NativeExampleSet, type NativeGradientOptions, type NativeProcessGroup } from '../native.js';
 
 /** The slot tokens of one prompt. */
 export interface Assignment {
@@ -49,16 +49,8 @@ export interface EvaluateOptions {
   streams?: number;
 }
 
-export interface SlotGradientOptions {
-  /** Also the user-slot gradient averaged over each user's examples. */
-  perUser?: boolean;
-  /** Use a seeded random subset of this many examples (0 / omitted = all). */
-  sample?: number;
-  seed?: number;
-  rows?: Int32Array;
-  reduce?: NativeProcessGroup;
-  streams?: number;
-}
+/** What a gradient pass reads: the native options, as they are. */
+export type SlotGradientOptions = NativeGradientOptions;
 
 /**
  * Each example contributes the gradient of its OWN P5 loss (sum of target NLL / target length) w.r.t. the input
