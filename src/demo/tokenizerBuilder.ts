@@ -11,6 +11,11 @@
  *   `▁12` `3` `4`, `user_12` -> `▁user` `_` `1` `2`): ids of three or more digits are several pieces, as in P5, while
  *   the demo's small catalogue keeps most items one piece and learnable in minutes; one segmentation per number
  *   (two-digit continuations would tie, `34`+`5` vs `3`+`45`, and tokenizers break ties differently);
+ * - with `users: N`, one continuation piece per user id, underscore included (`user_123` -> `▁user` `_123`): T5's
+ *   vocabulary gives most ids up to a few hundred one or two pieces (`user_123` -> `▁user` `_` `123`), and a user
+ *   that is one embedding is what lets a from-scratch backbone learn who a user is within a demo's minutes (P5's
+ *   matching prompts hold the user id and the candidates, nothing else). Items never hold `_`, so they keep the
+ *   number rule above;
  * - every printable ASCII character as a low-scored fallback, so unseen words still encode without `<unk>`.
  *
  * Whitespace: any whitespace run (P5 prompts hold ` \n `) separates words and the ends are dropped, as T5's
@@ -24,6 +29,8 @@ export const DEMO_SPECIALS = ['<pad>', '</s>', '<unk>'] as const;
 export interface DemoTokenizerOptions {
   /** At most this many corpus words become pieces, the most frequent first (default 3000). */
   maxWords?: number;
+  /** One piece `_u` for each user id u in 1..users (default 0: user ids are spelt in digits like any number). */
+  users?: number;
 }
 
 /** Punctuation that P5 prompts use as separate words and inside words. */
@@ -35,6 +42,7 @@ const SCORE_WORD_START = -3; // `▁` alone: only for stray spaces
 const SCORE_PUNCT = -6;
 const SCORE_DIGIT = -6;
 const SCORE_DIGITS_START = -5.5; // `▁42` before `▁4` `2`: a number starts with the longest word-start piece
+const SCORE_USER = -10; // `_123` before `_` `1` `2` `3` (-24) and `_12` `3` (-16)
 const SCORE_CHAR = -30; // fallback letters: a 2-letter spelling (-60) loses to any word (>= -20)
 const SCORE_WORD_MIN = -20;
 
@@ -51,6 +59,8 @@ export function normalizeDemoText(text: string): string {
 /** Build a tokenizer.json (as text) for `corpus`. Deterministic: the same corpus gives the same bytes. */
 export function buildDemoTokenizer(corpus: readonly string[], opts: DemoTokenizerOptions = {}): string {
   const maxWords = opts.maxWords ?? 3000;
+  const users = opts.users ?? 0;
+  if (!Number.isInteger(users) || users < 0) throw new RangeError(`buildDemoTokenizer: users must be a non-negative integer, got ${users}`);
   // Count word pieces (`▁run` for a token's leading letter run) and continuation letter runs.
   const wordCounts = new Map<string, number>();
   const contCounts = new Map<string, number>();
@@ -82,6 +92,7 @@ export function buildDemoTokenizer(corpus: readonly string[], opts: DemoTokenize
   for (let d = 0; d <= 9; d++) add(WORD_START + d, SCORE_DIGIT);
   for (let d = 0; d <= 9; d++) add(String(d), SCORE_DIGIT);
   for (let d = 10; d <= 99; d++) add(WORD_START + d, SCORE_DIGITS_START);
+  for (let u = 1; u <= users; u++) add(`_${u}`, SCORE_USER);
 
   // Most frequent first; ties by code-unit order so the result never depends on Map insertion order.
   const byFreq = (a: [string, number], b: [string, number]) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);

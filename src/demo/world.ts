@@ -37,6 +37,14 @@ export interface WorldOptions {
   repeatProb?: number;
   /** Probability per step that the user's taste drifts toward a new category (default 0.12). */
   driftProb?: number;
+  /**
+   * Taste weight of the user's sign-up campaign (default 0: none). Users arrive through one campaign per category in
+   * rotation, user u through category u mod categories (with 10 categories: the id's last digit), and start with this
+   * much extra taste for it (a favourite weighs 0.5-1.5). It gives the id itself something to say about the user,
+   * which is all P5's matching prompts hold besides the candidates: a real P5 learns that by memorising each user over
+   * many epochs, which a 2-core demo cannot afford.
+   */
+  campaignTaste?: number;
 }
 
 export type ResolvedWorldOptions = Required<WorldOptions>;
@@ -176,6 +184,7 @@ const DEFAULTS: Omit<ResolvedWorldOptions, 'seed'> = {
   successorProb: 0.6,
   driftProb: 0.12,
   repeatProb: 0,
+  campaignTaste: 0,
 };
 
 const NEGATIVES = 99;
@@ -196,6 +205,7 @@ function resolve(opts: WorldOptions): ResolvedWorldOptions {
   if (!(o.successorProb >= 0 && o.successorProb <= 1)) fail(where, `successorProb must be in [0, 1], got ${o.successorProb}`);
   if (!(o.driftProb >= 0 && o.driftProb <= 1)) fail(where, `driftProb must be in [0, 1], got ${o.driftProb}`);
   if (!(o.repeatProb >= 0 && o.repeatProb <= 1)) fail(where, `repeatProb must be in [0, 1], got ${o.repeatProb}`);
+  if (!(o.campaignTaste >= 0 && Number.isFinite(o.campaignTaste))) fail(where, `campaignTaste must be a finite number >= 0, got ${o.campaignTaste}`);
   return o;
 }
 
@@ -291,6 +301,7 @@ function draftSequence(o: ResolvedWorldOptions, u: number, items: DraftItem[], b
   const taste = new Array<number>(o.categories).fill(0.04);
   const nFav = rng.intBetween(1, 3);
   for (let k = 0; k < nFav; k++) taste[rng.int(o.categories)] += 0.5 + rng.next();
+  taste[(u + 1) % o.categories] += o.campaignTaste; // u is 0-based: user id u + 1
   const bias = 0.4 * gaussian(rng);
   const aspectOrder = rng.shuffle([...ASPECT_NAMES]);
   const seen = new Set<number>();

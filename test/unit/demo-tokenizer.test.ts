@@ -88,6 +88,23 @@ describe('buildDemoTokenizer', () => {
     for (const t of texts) expect(lib.encode(t).ids).toEqual(tok.encode(t));
   });
 
+  it('with users: N, spells user_u as one piece _u for u <= N (the same through @huggingface/tokenizers), items unchanged', async () => {
+    const withUsers = buildDemoTokenizer(corpus, { users: 400 });
+    const f = path.join(tmp, 'tokenizer-users.json');
+    writeFileSync(f, withUsers);
+    const tok = await loadTokenizer(f);
+    const lib = new HfLibTokenizer(JSON.parse(withUsers), {});
+    const pieces = (t: string) => tok.encode(t, { addEos: false }).map((i) => tok.idToPiece(i));
+    expect(pieces('user_1 user_57 user_400')).toEqual(['▁user', '_1', '▁user', '_57', '▁user', '_400']);
+    expect(pieces('user_401')).toEqual(['▁user', '_40', '1']); // beyond N: the longest user piece, then digits
+    // Items keep the number rule: a word-start piece of at most two digits, then single digits.
+    expect(pieces('1234 105 42')).toEqual(['▁12', '3', '4', '▁10', '5', '▁42']);
+    for (const t of [PROMPT, 'Pick the most suitable item from the following list and recommend to user_345 : \n 3 , 41 , 105']) {
+      expect(lib.encode(t).ids).toEqual(tok.encode(t));
+    }
+    expect(() => buildDemoTokenizer(corpus, { users: -1 })).toThrow(/users/);
+  });
+
   it('writeDemoData writes a data folder and a tokenizer that agree', async () => {
     const out = path.join(tmp, 'demo');
     const small = await writeDemoData(out, { seed: 3, users: 200, items: 150 });

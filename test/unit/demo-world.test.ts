@@ -95,6 +95,27 @@ describe('generateWorld', () => {
     expect(flat.successor).toBeLessThan(flat.popularity + 0.1);
   });
 
+  it("ties a user's taste to the sign-up campaign (id mod categories) only when campaignTaste is set", () => {
+    const share = (w: World) => {
+      const category = new Map(w.items.map((it) => [it.id, it.category]));
+      let hits = 0;
+      let total = 0;
+      for (const u of w.users) {
+        for (const x of u.interactions) {
+          if (category.get(x.item) === u.id % w.options.categories) hits++;
+          total++;
+        }
+      }
+      return hits / total;
+    };
+    const opts = { seed: 7, users: 400, items: 120, categories: 10, maxLength: 12 };
+    const plain = share(generateWorld(opts));
+    const campaign = share(generateWorld({ ...opts, campaignTaste: 2 }));
+    expect(plain).toBeLessThan(0.15); // 10 categories: about 1 in 10 by chance
+    expect(campaign).toBeGreaterThan(plain + 0.15);
+    expect(() => generateWorld({ seed: 7, campaignTaste: -1 })).toThrow(/campaignTaste/);
+  });
+
   it('writes explanations from the item features whose polarity follows the rating', () => {
     const byId = new Map(world.items.map((it) => [it.id, it]));
     let low = 0;
