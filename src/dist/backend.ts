@@ -8,8 +8,9 @@
 import type { Tokenizer } from '../types.js';
 import type { ResidentExampleSet } from '../engine/index.js';
 import { native } from '../native.js';
-import { decodeTexts, type Decoding, type RowOutcomes } from '../protocol/index.js';
-import type { Assignment, SearchBackend, TrainingPool, UserCandidates } from '../search/types.js';
+import { decodeTexts, type Decoding, type RowOutcomes, type Scorer } from '../protocol/index.js';
+import { rowsByUser } from '../search/outcomes.js';
+import type { Assignment, SearchBackend, TrainingPool, UserAcceptRows, UserCandidates } from '../search/types.js';
 import type { ProcessGroup } from './group.js';
 import { gatherRows, gatherUsers, localAssignment, rankUsers, type RowShard } from './shard.js';
 
@@ -30,6 +31,8 @@ export interface ShardedBackendOptions {
   gradientSample?: number;
   /** The pool's rows (SearchOptions.pool > k) and the user of each pool row (whole pool). */
   pool?: ShardedSet & { userIndex: Int32Array };
+  /** Each user's last training row (SearchOptions.userAccept last-train), with the user of each row (whole set). */
+  check?: ShardedSet & { userIndex: Int32Array; scorer: Scorer };
 }
 
 export class ShardedBackend implements SearchBackend {
@@ -38,6 +41,7 @@ export class ShardedBackend implements SearchBackend {
   readonly numUsers: number;
   readonly valUserIndex: Int32Array;
   readonly pool?: TrainingPool;
+  readonly userAcceptRows?: UserAcceptRows;
   private readonly users: Int32Array;
   /** Global training row -> this rank's row, -1 for rows of other ranks. */
   private readonly trainLocal: Int32Array;
@@ -61,26 +65,39 @@ export class ShardedBackend implements SearchBackend {
         },
       };
     }
+    const check = o.check;
+    if (check) {
+      const userRows = rowsByUser(check.userIndex, this.numUsers);
+      this.userAcceptRows = {
+        scores: async (assignments) =>
+          (await this.outcomes(check, assignments)).map((out) => Float64Array.from(userRows, (rows) => (rows.length === 0 ? NaN : check.scorer.score(out, rows)))),
+      };
+    }
   }
 
   private local(a: Assignment): Assignment {
     return localAssignment(a, this.users);
   }
 
-  async evaluate(assignments: readonly Assignment[]): Promise<RowOutcomes[]> {
-    const { decoding: d, val, group } = this.o;
+  /** Outcomes of every assignment on a sharded set, decoded as the selection pass decodes, in one-process row order. */
+  private async outcomes(set: ShardedSet, assignments: readonly Assignment[]): Promise<RowOutcomes[]> {
+    const { decoding: d, group } = this.o;
     const local = assignments.map((a) => this.local(a));
     if (!d) {
-      const losses = val.resident ? await val.resident.loss(local) : local.map(() => new Float32Array(0));
-      return (await gatherRows(group, val.shard, losses, 1)).map((loss) => ({ kind: 'loss', loss }));
+      const losses = set.resident ? await set.resident.loss(local) : local.map(() => new Float32Array(0));
+      return (await gatherRows(group, set.shard, losses, 1)).map((loss) => ({ kind: 'loss', loss }));
     }
     const per = d.outcome === 'ranks' ? 1 : d.maxLength - 1;
-    const outs = val.resident
-      ? await val.resident.evaluate(local, { numBeams: d.numBeams, numReturnSequences: d.numReturnSequences, maxLength: d.maxLength, outcome: d.outcome })
+    const outs = set.resident
+      ? await set.resident.evaluate(local, { numBeams: d.numBeams, numReturnSequences: d.numReturnSequences, maxLength: d.maxLength, outcome: d.outcome })
       : local.map(() => new Int32Array(0));
-    const all = await gatherRows(group, val.shard, outs, per);
+    const all = await gatherRows(group, set.shard, outs, per);
     if (d.outcome === 'ranks') return all.map((ranks) => ({ kind: 'ranks', ranks }));
-    return all.map((ids) => ({ kind: 'texts', texts: decodeTexts(ids, val.shard.size, this.o.tokenizer) }));
+    return all.map((ids) => ({ kind: 'texts', texts: decodeTexts(ids, set.shard.size, this.o.tokenizer) }));
+  }
+
+  async evaluate(assignments: readonly Assignment[]): Promise<RowOutcomes[]> {
+    return this.outcomes(this.o.val, assignments);
   }
 
   async taskCandidates(a: Assignment, k: number, sampleSeed: number): Promise<Int32Array> {

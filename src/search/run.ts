@@ -262,7 +262,7 @@ function promptOf(tokenizer: Tokenizer, state: RunState, v: VariantState, tokens
  * Each rank's rows of a search's sets (users sharded by rank). Refused where a rank would have no training rows:
  * its slot gradients would be empty, so fewer processes are the answer.
  */
-function shardSets(group: ProcessGroup, sets: { val: ExampleSet; train: ExampleSet; pool?: ExampleSet }) {
+function shardSets(group: ProcessGroup, sets: { val: ExampleSet; train: ExampleSet; pool?: ExampleSet; check?: ExampleSet }) {
   const part = (set: ExampleSet) => {
     const shard = shardRows(set.userIndex, group.world, group.rank);
     return { shard, set: localExampleSet(set, shard) };
@@ -272,7 +272,7 @@ function shardSets(group: ProcessGroup, sets: { val: ExampleSet; train: ExampleS
   if (empty >= 0) {
     fail('search', `rank ${empty} of ${group.world} would get no training rows (${sets.train.numUsers} users, ${sets.train.size} rows): run with fewer processes`);
   }
-  return { val: part(sets.val), train, ...(sets.pool ? { pool: part(sets.pool) } : {}) };
+  return { val: part(sets.val), train, ...(sets.pool ? { pool: part(sets.pool) } : {}), ...(sets.check ? { check: part(sets.check) } : {}) };
 }
 
 /** One search of the run, on its own resident training and validation sets. */
@@ -302,15 +302,14 @@ async function searchVariant(
   const poolSet = opts.pool !== undefined
     ? subsetExampleSet(trainSet, poolSampleRows(trainSet.userIndex, trainSet.numUsers, opts.poolRows!, opts.seed, v.spec.name))
     : undefined;
-  const parts = group ? shardSets(group, { val: valSet, train: trainSet, ...(poolSet ? { pool: poolSet } : {}) }) : undefined;
+  // --user-accept last-train: each user's last training row, decoded like validation, judges the per-user acceptance.
+  const checkSet = opts.userAccept === 'last-train' && v.spec.personalized ? subsetExampleSet(trainSet, lastRowOfEachUser(trainSet.userIndex)) : undefined;
+  const parts = group ? shardSets(group, { val: valSet, train: trainSet, ...(poolSet ? { pool: poolSet } : {}), ...(checkSet ? { check: checkSet } : {}) }) : undefined;
   const resident = (set: ExampleSet | undefined) => (set && set.size > 0 ? ResidentExampleSet.upload(backbone, set, upload) : undefined);
   const val = resident(parts ? parts.val.set : valSet);
   const train = resident(parts ? parts.train.set : trainSet)!;
   const poolRows = resident(parts ? parts.pool?.set : poolSet);
-  // --user-accept last-train: each user's last training row, decoded like validation, judges the per-user acceptance.
-  const checkSet = opts.userAccept === 'last-train' && v.spec.personalized ? subsetExampleSet(trainSet, lastRowOfEachUser(trainSet.userIndex)) : undefined;
-  if (checkSet && group) fail('search', '--user-accept last-train runs in one process only for now; leave it out, or run without RANK / WORLD_SIZE');
-  const checkRows = checkSet ? ResidentExampleSet.upload(backbone, checkSet, upload) : undefined;
+  const checkRows = resident(parts ? parts.check?.set : checkSet);
   try {
     const decoding = selectionDecoding(opts.task, opts.criterion, opts);
     const sample = opts.gradientSample !== undefined ? { gradientSample: opts.gradientSample } : {};
@@ -324,6 +323,9 @@ async function searchVariant(
         tokenizer,
         ...sample,
         ...(poolSet && parts.pool ? { pool: { resident: poolRows, shard: parts.pool.shard, userIndex: poolSet.userIndex } } : {}),
+        ...(checkSet && parts.check
+          ? { check: { resident: checkRows, shard: parts.check.shard, userIndex: checkSet.userIndex, scorer: makeScorer(opts.task, opts.criterion, opts, checkSet.references) } }
+          : {}),
       })
       : new EngineBackend({
         val: val!,

@@ -309,7 +309,7 @@ async function trainEpochs(run: Run, backbone: Backbone, trainer: BackboneTraine
       onEvent({ type: 'stopped', epoch, batch: r.batch, step: r.step });
       return { outDir: opts.out, completed: false, epochsRun: epoch - start.epoch, best, history };
     }
-    const validation = await validate(trainer, valSet, { batchSize: evalBatch, ...(beams > 0 ? { ranker, beams } : {}) });
+    const validation = await validate(trainer, valSet, { batchSize: evalBatch, ...(beams > 0 ? { ranker, beams } : {}), ...(opts.group ? { group: opts.group } : {}) });
     const seconds = (Date.now() - started) / 1000;
     const improved = isBetter(validation, best?.validation, identity.keepBestBy);
     if (improved) {

@@ -11,6 +11,8 @@ import { rngFor } from '../data/rng.js';
 import { buildExampleSet, subsetExampleSet } from '../prompts/exampleSet.js';
 import { manualPrompt } from '../prompts/manual.js';
 import type { Dataset, ExampleSet, Tokenizer } from '../types.js';
+import type { ProcessGroup } from '../dist/group.js';
+import { gatherRows, shardRows } from '../dist/shard.js';
 import type { BackboneTrainer } from './trainer.js';
 
 /** 1-based rank of each row's target among the sequences `decoding` returns, 0 when missed. */
@@ -37,17 +39,26 @@ export function validationSet(ds: Dataset, tokenizer: Tokenizer, users: number, 
   return subsetExampleSet(all, rows.sort((a, b) => a - b));
 }
 
+/**
+ * In a process group each rank validates its users' rows (dist/shard) and the per-row losses and ranks are gathered
+ * back into one-process order, so every rank computes the same numbers as one process would, at 1/world the cost.
+ */
 export async function validate(
   trainer: BackboneTrainer,
   set: ExampleSet,
-  opts: { batchSize: number; ranker?: Ranker; beams?: number },
+  opts: { batchSize: number; ranker?: Ranker; beams?: number; group?: ProcessGroup },
 ): Promise<Validation> {
-  const losses = await trainer.evaluateLoss(trainer.upload(set), opts.batchSize);
+  const group = opts.group !== undefined && opts.group.world > 1 ? opts.group : undefined;
+  const shard = group ? shardRows(set.userIndex, group.world, group.rank) : undefined;
+  const mine = shard ? subsetExampleSet(set, shard.rows[shard.rank]!) : set;
+  const gather = async <T extends Float32Array | Int32Array>(local: T): Promise<T> => (group && shard ? (await gatherRows(group, shard, [local], 1))[0]! : local);
+  const losses = await gather(mine.size > 0 ? await trainer.evaluateLoss(trainer.upload(mine), opts.batchSize) : new Float32Array(0));
   let sum = 0;
   for (const l of losses) sum += l;
   const out: Validation = { loss: sum / Math.max(1, losses.length) };
   if (opts.ranker) {
-    const ranks = await opts.ranker(trainer.backbone, set, selectionDecoding('sequential', 'surrogate', opts.beams !== undefined ? { beams: opts.beams } : {})!);
+    const decoding = selectionDecoding('sequential', 'surrogate', opts.beams !== undefined ? { beams: opts.beams } : {})!;
+    const ranks = await gather(mine.size > 0 ? await opts.ranker(trainer.backbone, mine, decoding) : new Int32Array(0));
     const m = rankingMeasure('sequential', ranks).metrics;
     out.hr5 = m['HR@5']!;
     out.ndcg5 = m['NDCG@5']!;

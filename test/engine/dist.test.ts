@@ -138,20 +138,26 @@ describe.skipIf(!backends)('torch.distributed: Gloo on 127.0.0.1', () => {
     }
   });
 
-  it('a search on 2 processes (paprec launch) gives the prompts, history and test table of 1', async () => {
-    const one = await paprec([...search, '-o', path.join(tmp, 'one')], { env: { PAPREC_THREADS: '2' } }).done;
+  it.each([
+    ['', []],
+    [' with --user-accept last-train', ['--user-accept', 'last-train']],
+  ])('a search on 2 processes (paprec launch)%s gives the prompts, history and test table of 1', async (name, extra) => {
+    const [oneDir, twoDir] = [path.join(tmp, `one${extra.length}`), path.join(tmp, `two${extra.length}`)];
+    const one = await paprec([...search, ...extra, '-o', oneDir], { env: { PAPREC_THREADS: '2' } }).done;
     expect(one.stderr).not.toContain('paprec:');
     expect(one.code).toBe(0);
     const port = await freePort();
-    const two = await paprec(['launch', '--nproc', '2', '--master-port', String(port), '--', ...search, '-o', path.join(tmp, 'two')]).done;
+    const two = await paprec(['launch', '--nproc', '2', '--master-port', String(port), '--', ...search, ...extra, '-o', twoDir]).done;
     expect(two.stderr).not.toContain('paprec:');
     expect(two.code).toBe(0);
-    const want = await loadState(path.join(tmp, 'one'));
+    const want = await loadState(oneDir);
     expect(want.variants.some((v) => v.version > 0)).toBe(true); // something was accepted: the comparison means something
-    expectSameSearch(await loadState(path.join(tmp, 'two')), want);
-    expectSameHistory(path.join(tmp, 'two'), path.join(tmp, 'one'));
+    // Users took tokens, on validation or on their last training row: the per-user acceptance was exercised.
+    expect(history(oneDir).decisions.some((d) => typeof d.usersAccepted === 'number' && d.usersAccepted > 0)).toBe(true);
+    expectSameSearch(await loadState(twoDir), want);
+    expectSameHistory(twoDir, oneDir);
     const results = (dir: string) => (JSON.parse(readFileSync(path.join(dir, 'results.json'), 'utf8')) as { prompts: Array<{ runs: Array<{ metrics: unknown }> }> }).prompts.map((p) => p.runs.map((r) => r.metrics));
-    expect(results(path.join(tmp, 'two'))).toEqual(results(path.join(tmp, 'one')));
+    expect(results(twoDir)).toEqual(results(oneDir));
   }, 240_000);
 
   it('rank 1 killed mid-search: rank 0 exits within seconds naming it; --resume on 1 process ends at the straight run', async () => {
@@ -179,8 +185,8 @@ describe.skipIf(!backends)('torch.distributed: Gloo on 127.0.0.1', () => {
     const resumed = await paprec(['search', '--resume', out, '--force']).done;
     expect(resumed.stderr).not.toContain('paprec:');
     expect(resumed.code).toBe(0);
-    expectSameSearch(await loadState(out), await loadState(path.join(tmp, 'one')));
-    expectSameHistory(out, path.join(tmp, 'one'));
+    expectSameSearch(await loadState(out), await loadState(path.join(tmp, 'one0')));
+    expectSameHistory(out, path.join(tmp, 'one0'));
   }, 240_000);
 
   it('rank 0 killed: rank 1 exits within seconds, saying the store\'s host is gone', async () => {
@@ -227,23 +233,25 @@ describe.skipIf(!backends)('torch.distributed: Gloo on 127.0.0.1', () => {
     expect(r.seconds).toBeLessThan(30);
   }, 60_000);
 
-  it('pretraining on 2 processes (data-parallel) matches 1: epoch losses and weights', async () => {
+  it('pretraining on 2 processes (data-parallel) matches 1: epoch losses, validation (sharded) and weights', async () => {
     const config = path.join(tmp, 'pre-model', 'config.json');
     const args = ['pretrain', '--data', data, '--tokenizer', tokenizer, '--config', config, '--epochs', '2', '--batch', '16', '--lr', '0.005',
-      '--seed', '3', '--val-users', '8', '--val-beams', '0', '--max-users', '12', '--device', 'cpu'];
+      '--seed', '3', '--val-users', '8', '--val-beams', '2', '--max-users', '12', '--device', 'cpu'];
     const one = await paprec([...args, '-o', path.join(tmp, 'pre-one')], { env: { PAPREC_THREADS: '2' } }).done;
     expect(one.stderr).not.toContain('paprec:');
     const port = await freePort();
     const two = await paprec(['launch', '--nproc', '2', '--master-port', String(port), '--', ...args, '-o', path.join(tmp, 'pre-two')]).done;
     expect(two.stderr).not.toContain('paprec:');
     expect(two.code).toBe(0);
-    const epochs = (dir: string) => readFileSync(path.join(dir, 'train_log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: string; trainLoss?: number; validation?: { loss: number } })
+    const epochs = (dir: string) => readFileSync(path.join(dir, 'train_log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: string; trainLoss?: number; validation?: { loss: number; hr5: number; ndcg5: number } })
       .filter((e) => e.event === 'epoch');
     const [e1, e2] = [epochs(path.join(tmp, 'pre-one')), epochs(path.join(tmp, 'pre-two'))];
     expect(e2.length).toBe(2);
     e2.forEach((e, i) => {
       expect(e.trainLoss!).toBeCloseTo(e1[i]!.trainLoss!, 4);
+      // Each rank validates its users' rows; the gathered losses and ranks give the one-process numbers.
       expect(e.validation!.loss).toBeCloseTo(e1[i]!.validation!.loss, 4);
+      expect([e.validation!.hr5, e.validation!.ndcg5]).toEqual([e1[i]!.validation!.hr5, e1[i]!.validation!.ndcg5]);
     });
     const [w1, w2] = [await readSafetensors(path.join(tmp, 'pre-one', 'model.safetensors')), await readSafetensors(path.join(tmp, 'pre-two', 'model.safetensors'))];
     let worst = 0;
