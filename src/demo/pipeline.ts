@@ -210,6 +210,8 @@ async function pretrainBackbone(run: DemoRun, demo: { dataDir: string; tokenizer
       lr: plan.pretrain.lr,
       tasks: plan.pretrain.tasks,
       sequentialPerUser: plan.pretrain.sequentialPerUser,
+      matchingPerUser: plan.pretrain.matchingPerUser,
+      ...(plan.pretrain.matchingCandidates !== undefined ? { matchingCandidates: plan.pretrain.matchingCandidates } : {}),
       validationUsers: plan.pretrain.validationUsers,
       device: run.device,
       seed: run.seed,

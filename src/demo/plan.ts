@@ -20,6 +20,10 @@ export interface DemoPlan {
     lr: number;
     /** Training windows per user per epoch (more windows: more sequential signal per epoch). */
     sequentialPerUser: number;
+    /** Matching examples per user per epoch (each a 100-candidate list: ten times a history's cost). */
+    matchingPerUser: number;
+    /** Candidates in a training matching list (omitted: the full 100, as evaluation lists them). */
+    matchingCandidates?: number;
     validationUsers: number;
   };
   /** The tasks searched, in order (sequential first: it is the demo's headline). */
@@ -71,6 +75,7 @@ export function demoPlan(quick: boolean, seed: number): DemoPlan {
       batchSize: 64,
       lr: 2e-3,
       sequentialPerUser: 10,
+      matchingPerUser: 1,
       validationUsers: 200,
     },
     tasks: quick ? ['sequential'] : ['sequential', 'explanation', 'matching'],
