@@ -6,7 +6,7 @@
 // (`--user-pieces`), then tests the last epoch's weights on the 100-candidate test lists beside most-popular (free and
 // constrained decoding, beam 20, all users). Usage (after `npm run build`):
 //   node scripts/matching-probe.mjs --out DIR [--campaign-taste 6] [--user-pieces] [--epochs 60] [--candidates 20]
-//     [--per-user 8] [--lr 2e-3] [--seed 2024]
+//     [--per-user 8] [--lr 2e-3] [--seed 2024] [--items N (default the demo's 120)]
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -28,9 +28,10 @@ if (!out) {
 }
 const seed = Number(arg('seed', 2024)), epochs = Number(arg('epochs', 60)), candidates = Number(arg('candidates', 20));
 const perUser = Number(arg('per-user', 8)), lr = Number(arg('lr', 2e-3)), campaignTaste = Number(arg('campaign-taste', 0));
+const items = arg('items');
 
 const plan = demoPlan(false, seed);
-const demo = await writeDemoData(out, { ...plan.world, campaignTaste });
+const demo = await writeDemoData(out, { ...plan.world, campaignTaste, ...(items !== undefined ? { items: Number(items) } : {}) });
 if (flag('user-pieces')) writeFileSync(demo.tokenizerPath, buildDemoTokenizer(demoCorpus(demo.world), { users: demo.world.users.length }));
 const tokenizer = await loadTokenizer(demo.tokenizerPath);
 const modelDir = path.join(out, 'model');
@@ -66,5 +67,5 @@ const evalArgs = ['eval', '--data', demo.dataDir, '--model', last, '--tokenizer'
   '--runs', '1', '--baseline', 'popular', '--constrained', '--device', 'cpu'];
 const r = spawnSync(process.execPath, [path.join(root, 'bin', 'paprec.js'), ...evalArgs], { encoding: 'utf8' });
 if (r.status !== 0) throw new Error(`paprec eval failed: ${r.stderr}`);
-console.log(`campaign taste ${campaignTaste}, ${flag('user-pieces') ? 'one piece per user id' : 'ids in digits'}, ${epochs} epochs x ${perUser} lists of ${candidates} per user, lr ${lr}: trained in ${seconds.toFixed(0)} s`);
+console.log(`${demo.world.items.length} items, campaign taste ${campaignTaste}, ${flag('user-pieces') ? 'one piece per user id' : 'ids in digits'}, ${epochs} epochs x ${perUser} lists of ${candidates} per user, lr ${lr}: trained in ${seconds.toFixed(0)} s`);
 console.log(r.stdout.trim().split('\n').slice(-5).join('\n'));
