@@ -11,11 +11,10 @@
  *   `▁12` `3` `4`, `user_12` -> `▁user` `_` `1` `2`): ids of three or more digits are several pieces, as in P5, while
  *   the demo's small catalogue keeps most items one piece and learnable in minutes; one segmentation per number
  *   (two-digit continuations would tie, `34`+`5` vs `3`+`45`, and tokenizers break ties differently);
- * - with `users: N`, one continuation piece per user id, underscore included (`user_123` -> `▁user` `_123`): T5's
- *   vocabulary gives most ids up to a few hundred one or two pieces (`user_123` -> `▁user` `_` `123`), and a user
- *   that is one embedding is what lets a from-scratch backbone learn who a user is within a demo's minutes (P5's
- *   matching prompts hold the user id and the candidates, nothing else). Items never hold `_`, so they keep the
- *   number rule above;
+ * - with `users: N`, one continuation piece per user id, underscore included (`user_123` -> `▁user` `_123`), as T5's
+ *   vocabulary gives most ids up to a few hundred one or two pieces (`user_123` -> `▁user` `_` `123`). Items never
+ *   hold `_`, so they keep the number rule above. Off in the demo: it did not make the demo backbone learn its users
+ *   on matching (README "Matching on the demo backbone", scripts/matching-probe.mjs);
  * - every printable ASCII character as a low-scored fallback, so unseen words still encode without `<unk>`.
  *
  * Whitespace: any whitespace run (P5 prompts hold ` \n `) separates words and the ends are dropped, as T5's

@@ -41,8 +41,8 @@ export interface WorldOptions {
    * Taste weight of the user's sign-up campaign (default 0: none). Users arrive through one campaign per category in
    * rotation, user u through category u mod categories (with 10 categories: the id's last digit), and start with this
    * much extra taste for it (a favourite weighs 0.5-1.5). It gives the id itself something to say about the user,
-   * which is all P5's matching prompts hold besides the candidates: a real P5 learns that by memorising each user over
-   * many epochs, which a 2-core demo cannot afford.
+   * which is all P5's matching prompts hold besides the candidates. Off in the demo: it did not make the demo backbone
+   * learn its users on matching (README "Matching on the demo backbone", scripts/matching-probe.mjs).
    */
   campaignTaste?: number;
 }
