@@ -244,14 +244,14 @@ export interface NativeCandidates {
 }
 
 export interface NativeGradientOptions {
-  /** Also the user-slot gradient averaged over each user's examples. */
+  /** Also the user-slot gradient averaged over each user's examples (from that user's examples only; needs userTokens). */
   perUser?: boolean;
   /** Use a seeded random subset of this many examples (0 / omitted = all). */
   sample?: number;
   seed?: number;
-  /** Only these examples (instead of sample). */
+  /** Only these examples (a shard's part of a sample drawn over the whole set; not with `sample`). */
   rows?: Int32Array;
-  /** Task-slot gradient sums, counts and loss summed over the group's ranks before the means. */
+  /** Distributed: task-slot gradient sums, counts and loss summed over the group's ranks (src/dist) before the means. */
   reduce?: NativeProcessGroup;
   streams?: number;
 }

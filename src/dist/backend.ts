@@ -9,7 +9,7 @@ import type { Tokenizer } from '../types.js';
 import type { ResidentExampleSet } from '../engine/index.js';
 import { native } from '../native.js';
 import { decodeTexts, type Decoding, type RowOutcomes, type Scorer } from '../protocol/index.js';
-import { rowsByUser } from '../search/outcomes.js';
+import { userAcceptRows } from '../search/backend.js';
 import type { Assignment, SearchBackend, TrainingPool, UserAcceptRows, UserCandidates } from '../search/types.js';
 import type { ProcessGroup } from './group.js';
 import { gatherRows, gatherUsers, localAssignment, rankUsers, type RowShard } from './shard.js';
@@ -66,13 +66,7 @@ export class ShardedBackend implements SearchBackend {
       };
     }
     const check = o.check;
-    if (check) {
-      const userRows = rowsByUser(check.userIndex, this.numUsers);
-      this.userAcceptRows = {
-        scores: async (assignments) =>
-          (await this.outcomes(check, assignments)).map((out) => Float64Array.from(userRows, (rows) => (rows.length === 0 ? NaN : check.scorer.score(out, rows)))),
-      };
-    }
+    if (check) this.userAcceptRows = userAcceptRows(check, this.numUsers, (assignments) => this.outcomes(check, assignments));
   }
 
   private local(a: Assignment): Assignment {

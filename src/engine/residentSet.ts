@@ -5,7 +5,7 @@
 import { PaprecError } from '../errors.js';
 import type { ExampleSet, Task } from '../types.js';
 import type { Backbone } from '../backbone/index.js';
-import { native, type NativeExampleSet, type NativeGradientOptions, type NativeProcessGroup } from '../native.js';
+import { native, type NativeExampleSet, type NativeGradientOptions } from '../native.js';
 
 /** The slot tokens of one prompt. */
 export interface Assignment {
@@ -67,20 +67,11 @@ export interface SlotGradients {
   examples: number;
 }
 
-export interface CandidateOptions {
+/** A gradient pass's options (perUser: candidates for every user's slot too, Eq. 8), and k. */
+export type CandidateOptions = SlotGradientOptions & {
   /** Candidates per slot (or per user). */
   k: number;
-  /** Candidates for every user's slot too (Eq. 8), from that user's examples only; needs assignment.userTokens. */
-  perUser?: boolean;
-  /** Gradient from a seeded random subset of this many examples (0 / omitted = all). */
-  sample?: number;
-  seed?: number;
-  /** Only these examples (a shard's part of a sample drawn over the whole set; not with `sample`). */
-  rows?: Int32Array;
-  /** Distributed: task-slot gradient sums, counts and loss summed over the group's ranks (src/dist) before the means. */
-  reduce?: NativeProcessGroup;
-  streams?: number;
-}
+};
 
 /** HotFlip candidates (Eq. 6 / 8), best first; the assignment's current token of each slot / user is never among them. */
 export interface SlotCandidates {

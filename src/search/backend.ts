@@ -41,13 +41,7 @@ export class EngineBackend implements SearchBackend {
     const pool = o.pool;
     if (pool) this.pool = { userIndex: pool.userIndex, loss: (assignments) => pool.rows.loss([...assignments]) };
     const check = o.check;
-    if (check) {
-      const userRows = rowsByUser(check.userIndex, this.numUsers);
-      this.userAcceptRows = {
-        scores: async (assignments) =>
-          (await this.outcomes(check.rows, assignments)).map((out) => Float64Array.from(userRows, (rows) => (rows.length === 0 ? NaN : check.scorer.score(out, rows)))),
-      };
-    }
+    if (check) this.userAcceptRows = userAcceptRows(check, this.numUsers, (assignments) => this.outcomes(check.rows, assignments));
   }
 
   /** Outcomes of every assignment on a resident set, decoded as the selection pass decodes. */
@@ -74,4 +68,20 @@ export class EngineBackend implements SearchBackend {
     if (!c.user || !c.userCounts) throw new Error('candidates: the engine returned no per-user candidates for a personalized set');
     return { candidates: c.user, hasData: Uint8Array.from(c.userCounts, (n) => (n > 0 ? 1 : 0)) };
   }
+}
+
+/**
+ * `--user-accept last-train`: per assignment, each user's score on its own check rows (NaN for a user with none),
+ * scored from `outcomes`, the check set decoded as the selection pass decodes (one process or gathered from ranks).
+ */
+export function userAcceptRows(
+  check: { userIndex: Int32Array; scorer: Scorer },
+  numUsers: number,
+  outcomes: (assignments: readonly Assignment[]) => Promise<RowOutcomes[]>,
+): UserAcceptRows {
+  const userRows = rowsByUser(check.userIndex, numUsers);
+  return {
+    scores: async (assignments) =>
+      (await outcomes(assignments)).map((out) => Float64Array.from(userRows, (rows) => (rows.length === 0 ? NaN : check.scorer.score(out, rows)))),
+  };
 }
